@@ -1,0 +1,1 @@
+"""Five-field matching of eligibility records to card holders (紐付け)."""
