@@ -1,0 +1,1 @@
+"""Insurer and claims batch uploads: row validation, the processing pipeline and its routes."""
