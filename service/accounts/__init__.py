@@ -1,0 +1,1 @@
+"""Facilities, terminals, staff, insurers, operators, claims processors and their credentials."""

@@ -1,0 +1,118 @@
+"""The application factory: routes, error rendering, and the lifespan that builds pool, Redis and authority."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.authority.ca import CertificateAuthority
+from service.core.database import create_pool
+from service.core.embedded import resolve_urls
+from service.core.errors import OnshiError
+from service.core.logging import configure_logging, get_logger
+from service.core.middleware import RequestContextMiddleware
+from service.core.migrate import apply_migrations
+from service.core.redis import create_redis
+from service.core.settings import Settings, get_settings
+
+log = get_logger(__name__)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+
+
+def error_body(code: str, detail: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The contract's error body."""
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+async def _onshi_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OnshiError)
+    return error_body(exc.code, exc.detail, exc.status, exc.headers)
+
+
+def _describe_validation(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_body("invalid_input", _describe_validation(list(exc.errors())), 422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_body(code, str(exc.detail), exc.status_code, dict(exc.headers or {}))
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database_url, redis_url = resolve_urls(
+            database_url=settings.database_url, redis_url=settings.redis_url, data_dir=settings.data_dir
+        )
+        applied = await asyncio.to_thread(apply_migrations, database_url)
+        log.info("migrations applied", count=len(applied))
+        app.state.settings = settings
+        app.state.authority = CertificateAuthority.load_or_create(
+            settings.authority_path, allow_create=settings.may_create_authority, name=settings.authority_name
+        )
+        app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        app.state.redis = create_redis(redis_url)
+        worker = _start_worker(app, settings)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    return lifespan
+
+
+def _start_worker(app: FastAPI, settings: Settings) -> Any:
+    if not settings.run_batch_worker:
+        return None
+    from service.batches.worker import BatchWorker
+
+    worker = BatchWorker(pool=app.state.pool, settings=settings)
+    worker.start()
+    app.state.batch_worker = worker
+    return worker
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Onshi HTTP application."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    app = FastAPI(
+        title="Onshi", version="0.1.0", lifespan=_lifespan(settings),
+        description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
+    )
+    app.add_exception_handler(OnshiError, _onshi_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(RequestContextMiddleware)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from service.authority.routes import router as authority_router
+    from service.batches.routes import router as batches_router
+    from service.core.health import router as health_router
+    from service.linking.routes import router as linking_router
+
+    for router in (health_router, authority_router, batches_router, linking_router):
+        app.include_router(router)

@@ -1,0 +1,86 @@
+"""HTTP routes of insurer batch upload: receive (202) and status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from service.accounts.auth import InsurerAuth, require_own_insurer
+from service.batches import service
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
+from service.core.database import DB, get_pool
+from service.core.deps import SettingsDep
+from service.core.openapi import error_responses
+
+router = APIRouter(prefix="/v1/insurers", tags=["insurer"])
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+async def _receive(request: Request, conn: DB, settings: SettingsDep, upload: service.Upload) -> JSONResponse:
+    received = await service.receive(
+        conn, upload=upload, body=request.stream(), max_bytes=settings.max_batch_bytes,
+        chunk_bytes=settings.batch_chunk_bytes,
+    )
+    if received.created and (worker := getattr(request.app.state, "batch_worker", None)) is not None:
+        worker.wake()
+    status_url = str(request.url.path).rstrip("/") + f"/{received.batch_id}"
+    body = BatchAccepted(batch_id=str(received.batch_id), status_url=status_url)
+    return JSONResponse(body.model_dump(), status_code=202)
+
+
+def _upload(request: Request, *, kind: str, owner: str, insurer_number: str | None) -> service.Upload:
+    return service.Upload(
+        kind=kind, owner=owner, insurer_number=insurer_number,
+        idempotency_key=request.headers.get("idempotency-key"), content_type=request.headers.get("content-type"),
+        content_length=_content_length(request),
+    )
+
+
+@router.post(
+    "/{insurer_number}/eligibility-batches", status_code=202, response_model=BatchAccepted,
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+)
+async def upload_eligibility(
+    insurer_number: str, request: Request, conn: DB, settings: SettingsDep, insurer: InsurerAuth
+) -> JSONResponse:
+    """Upload eligibility records (CSV or NDJSON); processed asynchronously, row by row."""
+    require_own_insurer(insurer, insurer_number)
+    upload = _upload(request, kind="eligibility", owner=f"insurer:{insurer_number}", insurer_number=insurer_number)
+    return await _receive(request, conn, settings, upload)
+
+
+@router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))
+async def eligibility_batch_status(
+    insurer_number: str, batch_id: UUID, request: Request, insurer: InsurerAuth,
+    errors_offset: Annotated[int, Query(ge=0)] = 0, errors_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
+) -> BatchStatus:
+    """Status, counts and row errors (a page of them) of a batch."""
+    require_own_insurer(insurer, insurer_number)
+    return await batch_status(request, batch_id=batch_id, owner=f"insurer:{insurer_number}",
+                              errors_offset=errors_offset, errors_limit=errors_limit)
+
+
+async def batch_status(
+    request: Request, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+) -> BatchStatus:
+    """The status body of any batch kind."""
+    batch, errors = await service.status(
+        get_pool(request), batch_id=batch_id, owner=owner, errors_offset=errors_offset, errors_limit=errors_limit
+    )
+    return BatchStatus(
+        batch_id=str(batch.id), kind=batch.kind, status="queued" if batch.status == "receiving" else batch.status,  # type: ignore[arg-type]
+        rows_total=batch.rows_total, rows_processed=batch.rows_processed, rows_accepted=batch.rows_accepted,
+        rows_rejected=batch.rows_rejected, linked=batch.linked, needs_review=batch.needs_review,
+        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at.isoformat(),
+        started_at=batch.started_at.isoformat() if batch.started_at else None,
+        finished_at=batch.finished_at.isoformat() if batch.finished_at else None,
+        errors=errors,  # type: ignore[arg-type]
+        errors_offset=errors_offset, errors_returned=len(errors),
+    )

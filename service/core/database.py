@@ -1,0 +1,51 @@
+"""The asyncpg pool and the per-request transaction (one transaction per request, owned by the dependency)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, Request
+
+Connection = asyncpg.Connection
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(database_url: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
+    """A pool whose connections decode json/jsonb to Python objects."""
+    pool = await asyncpg.create_pool(
+        dsn=database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings={"application_name": "onshi", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    """The application's pool (built in the lifespan)."""
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+async def transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction: committed when the handler succeeds, rolled back on any error."""
+    async with get_pool(request).acquire() as conn, conn.transaction():
+        yield conn
+
+
+# scope="function": the transaction commits before the response is sent, so a failed commit is never a 2xx.
+DB = Annotated[asyncpg.Connection, Depends(transaction, scope="function")]
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    """An asyncpg Record as a plain dict."""
+    return dict(record.items())

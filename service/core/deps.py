@@ -1,0 +1,26 @@
+"""Dependency aliases for objects built in the lifespan (the authority's key, settings)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.authority.ca import CertificateAuthority
+from service.core.settings import Settings
+
+
+def get_authority(request: Request) -> CertificateAuthority:
+    """The certificate authority loaded at start-up."""
+    authority: CertificateAuthority = request.app.state.authority
+    return authority
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AuthorityDep = Annotated[CertificateAuthority, Depends(get_authority)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

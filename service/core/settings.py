@@ -1,0 +1,60 @@
+"""Settings from the environment (prefix ONSHI_; DATABASE_URL and REDIS_URL as the contract names them)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SESSION_SECRET = "development-only-session-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; see README "Settings"."""
+
+    model_config = SettingsConfigDict(env_prefix="ONSHI_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".onshi-data")
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ONSHI_DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
+    db_pool_min: int = 2
+    db_pool_max: int = 16
+    authority_dir: Path | None = None  # defaults to <data_dir>/authority
+    authority_name: str = "Onshi Demo Authority"
+    challenge_ttl_seconds: int = 60
+    max_batch_bytes: int = 512 * 1024 * 1024
+    batch_chunk_bytes: int = 1024 * 1024
+    batch_rows_per_step: int = 2000
+    batch_poll_seconds: float = 0.5
+    run_batch_worker: bool = True
+    session_secret: str = DEV_SESSION_SECRET
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self) -> Settings:
+        if self.env == "production" and self.session_secret == DEV_SESSION_SECRET:
+            raise ValueError("ONSHI_SESSION_SECRET must be set to a secret value in production")
+        return self
+
+    @property
+    def authority_path(self) -> Path:
+        """Directory of the authority's key and certificate."""
+        return self.authority_dir or self.data_dir / "authority"
+
+    @property
+    def may_create_authority(self) -> bool:
+        """A fresh authority key is generated on first start only outside production."""
+        return self.env != "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Insurer eligibility records (資格情報): versioned, never overwritten."""

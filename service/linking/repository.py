@@ -1,0 +1,250 @@
+"""All SQL of linking: candidates, links, registrations, decisions (evidence) and the review queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from service.linking.matcher import Identity
+
+LINKING_LOCK_NAMESPACE = 7301  # advisory locks on a birthdate serialise matching of people born that day
+_EPOCH = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """A current eligibility record as matching sees it."""
+
+    id: int
+    insurer_number: str
+    record_id: str
+    identity: Identity
+    qualified_on: date
+    disqualified_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A registered holder sharing a birthdate and a name with a record."""
+
+    holder_id: int
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveLink:
+    """A live link and the period its record covers."""
+
+    holder_id: int
+    insurer_number: str
+    record_id: str
+    qualified_on: date
+    disqualified_on: date | None
+
+
+_RECORD = ("r.id, r.insurer_number, r.record_id, r.name_kanji, r.name_kana, r.birthdate, r.sex, r.address, "
+           "r.qualified_on, r.disqualified_on")
+
+
+def _record(row: asyncpg.Record) -> RecordVersion:
+    return RecordVersion(
+        id=row["id"], insurer_number=row["insurer_number"], record_id=row["record_id"],
+        identity=Identity(row["name_kanji"], row["name_kana"], row["birthdate"], row["sex"], row["address"]),
+        qualified_on=row["qualified_on"], disqualified_on=row["disqualified_on"],
+    )
+
+
+def _identity(row: asyncpg.Record) -> Identity:
+    return Identity(row["name_kanji"], row["name_kana"], row["birthdate"], row["sex"], row["address"])
+
+
+async def lock_birthdates(conn: asyncpg.Connection, birthdates: Sequence[date]) -> None:
+    """Serialise matching per birthdate, in a fixed order so that two steps never deadlock."""
+    keys = sorted({(d - _EPOCH).days for d in birthdates})
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int[]) AS k ORDER BY k", LINKING_LOCK_NAMESPACE, keys
+    )
+
+
+async def record_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> list[RecordVersion]:
+    """Record versions by id."""
+    rows = await conn.fetch(f"SELECT {_RECORD} FROM eligibility_records r WHERE r.id = ANY($1::bigint[])", ids)
+    return [_record(r) for r in rows]
+
+
+async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, list[Candidate]]:
+    """Registered holders born the same day with the same normalised kanji or kana name, per record version."""
+    rows = await conn.fetch(
+        "SELECT r.id AS version_id, h.id AS holder_id, h.name_kanji, h.name_kana, h.birthdate, h.sex, h.address "
+        "FROM eligibility_records r "
+        "JOIN holders h ON h.birthdate = r.birthdate AND (h.norm_kana = r.norm_kana OR h.norm_kanji = r.norm_kanji) "
+        "JOIN registrations g ON g.holder_id = h.id AND g.unregistered_at IS NULL "
+        "WHERE r.id = ANY($1::bigint[])",
+        ids,
+    )
+    found: dict[int, list[Candidate]] = {}
+    for row in rows:
+        found.setdefault(row["version_id"], []).append(Candidate(row["holder_id"], _identity(row)))
+    return found
+
+
+async def candidates_for_holder(
+    conn: asyncpg.Connection, holder_id: int
+) -> list[tuple[RecordVersion, int | None]]:
+    """Current records born the same day with the same normalised kanji or kana name as the holder, each with
+    the holder its live link points to (if any)."""
+    rows = await conn.fetch(
+        f"SELECT {_RECORD}, l.holder_id AS linked_holder FROM holders h JOIN eligibility_records r ON r.is_current "
+        "AND r.birthdate = h.birthdate AND (r.norm_kana = h.norm_kana OR r.norm_kanji = h.norm_kanji) "
+        "LEFT JOIN links l ON l.insurer_number = r.insurer_number AND l.record_id = r.record_id "
+        "AND l.unlinked_at IS NULL WHERE h.id = $1 ORDER BY r.insurer_number, r.record_id",
+        holder_id,
+    )
+    return [(_record(r), r["linked_holder"]) for r in rows]
+
+
+async def holder_identities(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> dict[int, Identity]:
+    """Identity attributes of holders."""
+    rows = await conn.fetch(
+        "SELECT id, name_kanji, name_kana, birthdate, sex, address FROM holders WHERE id = ANY($1::bigint[])",
+        holder_ids,
+    )
+    return {row["id"]: _identity(row) for row in rows}
+
+
+async def active_links_of_records(
+    conn: asyncpg.Connection, *, insurer_number: str, record_ids: Sequence[str]
+) -> dict[str, int]:
+    """record_id -> holder_id of the live links of these records."""
+    rows = await conn.fetch(
+        "SELECT record_id, holder_id FROM links WHERE insurer_number = $1 AND record_id = ANY($2::text[]) "
+        "AND unlinked_at IS NULL",
+        insurer_number, record_ids,
+    )
+    return {row["record_id"]: row["holder_id"] for row in rows}
+
+
+async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
+    """Live links of holders with the coverage period of each linked record's current version."""
+    rows = await conn.fetch(
+        "SELECT l.holder_id, l.insurer_number, l.record_id, e.qualified_on, e.disqualified_on FROM links l "
+        "JOIN eligibility_records e ON e.insurer_number = l.insurer_number AND e.record_id = l.record_id "
+        "AND e.is_current WHERE l.holder_id = ANY($1::bigint[]) AND l.unlinked_at IS NULL",
+        holder_ids,
+    )
+    return [ActiveLink(*row.values()) for row in rows]
+
+
+async def insert_decision(
+    conn: asyncpg.Connection, *, holder_id: int | None, record: RecordVersion, direction: str, outcome: str,
+    evidence: dict[str, object], actor: str,
+) -> int:
+    """Keep the evidence of one decision; returns its id."""
+    value = await conn.fetchval(
+        "INSERT INTO link_decisions (holder_id, insurer_number, record_id, record_version_id, direction, outcome, "
+        "evidence, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        holder_id, record.insurer_number, record.record_id, record.id, direction, outcome, evidence, actor,
+    )
+    return int(value)
+
+
+async def insert_link(conn: asyncpg.Connection, *, holder_id: int, record: RecordVersion, decision_id: int) -> None:
+    """A live link between a holder and a record."""
+    await conn.execute(
+        "INSERT INTO links (holder_id, insurer_number, record_id, record_version_id, decision_id) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        holder_id, record.insurer_number, record.record_id, record.id, decision_id,
+    )
+
+
+async def end_link(conn: asyncpg.Connection, *, insurer_number: str, record_id: str, reason: str) -> None:
+    """End the live link of a record."""
+    await conn.execute(
+        "UPDATE links SET unlinked_at = now(), unlink_reason = $3 WHERE insurer_number = $1 AND record_id = $2 "
+        "AND unlinked_at IS NULL",
+        insurer_number, record_id, reason,
+    )
+
+
+async def insert_review(
+    conn: asyncpg.Connection, *, record: RecordVersion, holder_id: int, reason: str, fields: dict[str, object],
+    decision_id: int,
+) -> None:
+    """Put a record in its insurer's review queue (one open item per record and holder)."""
+    await conn.execute(
+        "INSERT INTO link_reviews (insurer_number, record_id, record_version_id, holder_id, reason, fields, "
+        "decision_id) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (insurer_number, record_id, holder_id) WHERE resolved_at IS NULL DO UPDATE SET "
+        "record_version_id = EXCLUDED.record_version_id, reason = EXCLUDED.reason, fields = EXCLUDED.fields, "
+        "decision_id = EXCLUDED.decision_id, created_at = now()",
+        record.insurer_number, record.record_id, record.id, holder_id, reason, fields, decision_id,
+    )
+
+
+async def resolve_reviews_of_records(
+    conn: asyncpg.Connection, *, insurer_number: str, record_ids: Sequence[str], resolution: str
+) -> None:
+    """Close open review items of records (a new version is matched afresh)."""
+    await conn.execute(
+        "UPDATE link_reviews SET resolved_at = now(), resolution = $3 WHERE insurer_number = $1 "
+        "AND record_id = ANY($2::text[]) AND resolved_at IS NULL",
+        insurer_number, record_ids, resolution,
+    )
+
+
+async def resolve_reviews_of_holder(conn: asyncpg.Connection, *, holder_id: int, resolution: str) -> None:
+    """Close open review items that involve a holder."""
+    await conn.execute(
+        "UPDATE link_reviews SET resolved_at = now(), resolution = $2 WHERE holder_id = $1 AND resolved_at IS NULL",
+        holder_id, resolution,
+    )
+
+
+async def active_registration(conn: asyncpg.Connection, holder_id: int) -> bool:
+    """Whether the holder has registered the card for insurance use."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM registrations WHERE holder_id = $1 AND unregistered_at IS NULL)", holder_id
+    ))
+
+
+async def insert_registration(conn: asyncpg.Connection, *, holder_id: int, serial: str) -> bool:
+    """Register; False when a registration is active already."""
+    value = await conn.fetchval(
+        "INSERT INTO registrations (holder_id, serial) VALUES ($1, $2) "
+        "ON CONFLICT (holder_id) WHERE unregistered_at IS NULL DO NOTHING RETURNING id",
+        holder_id, serial,
+    )
+    return value is not None
+
+
+async def end_registration(conn: asyncpg.Connection, holder_id: int) -> bool:
+    """利用登録解除; False when there was none."""
+    value = await conn.fetchval(
+        "UPDATE registrations SET unregistered_at = now() WHERE holder_id = $1 AND unregistered_at IS NULL "
+        "RETURNING id",
+        holder_id,
+    )
+    return value is not None
+
+
+async def linked_records_of_holder(conn: asyncpg.Connection, holder_id: int) -> list[RecordVersion]:
+    """The current versions of the records linked to a holder."""
+    rows = await conn.fetch(
+        f"SELECT {_RECORD} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
+        "AND r.record_id = l.record_id AND r.is_current WHERE l.holder_id = $1 AND l.unlinked_at IS NULL "
+        "ORDER BY r.qualified_on",
+        holder_id,
+    )
+    return [_record(r) for r in rows]
+
+
+async def open_reviews(conn: asyncpg.Connection, *, insurer_number: str, limit: int, offset: int) -> list[asyncpg.Record]:
+    """The insurer's open review items, oldest first."""
+    return list(await conn.fetch(
+        "SELECT id, record_id, reason, fields, created_at FROM link_reviews WHERE insurer_number = $1 "
+        "AND resolved_at IS NULL ORDER BY created_at, id OFFSET $2 LIMIT $3",
+        insurer_number, offset, limit,
+    ))
