@@ -23,8 +23,10 @@ from ._types import LivenessCheck, LivenessResult
 
 _LEFT_EYE = slice(36, 42)
 _RIGHT_EYE = slice(42, 48)
-# Points that a blink, a smile or speech do not move: upper jaw, nose, eye corners.
-_RIGID = [0, 1, 2, 3, 13, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45]
+# The face outline (upper jaw, brow ends, eye corners: what a blink or speech do not move) and the nose, which
+# stands out of it: on a flat photo the nose follows the outline's homography, on a real head it does not.
+_OUTLINE = [0, 1, 2, 3, 13, 14, 15, 16, 17, 21, 22, 26, 36, 39, 42, 45]
+_NOSE = [29, 30, 31, 32, 33, 34, 35]
 
 
 def assess_liveness(
@@ -62,13 +64,16 @@ def _ear(eye: Points) -> float:
 
 
 def blink_check(sequence: Sequence[Points], settings: LivenessSettings) -> LivenessCheck:
-    """Passes when the eyes are open, then closed, then open again."""
+    """Passes when the eyes are open, then closed, then open again (relative to the most open frame)."""
     ears = [eye_aspect_ratio(points) for points in sequence]
-    closed = [i for i, ear in enumerate(ears) if ear <= settings.ear_closed]
-    opened_before = bool(closed) and any(ear >= settings.ear_open for ear in ears[: closed[0]])
-    opened_after = bool(closed) and any(ear >= settings.ear_open for ear in ears[closed[-1] + 1 :])
-    detail = f"eye aspect ratio {min(ears):.3f}..{max(ears):.3f}"
-    return LivenessCheck("blink", opened_before and opened_after, round(min(ears), 3), detail)
+    widest = max(ears)
+    closed = [i for i, ear in enumerate(ears) if ear <= settings.closed_ratio * widest]
+    is_open = [ear >= settings.open_ratio * widest for ear in ears]
+    passed = widest >= settings.min_open_ear and bool(closed)
+    passed = passed and any(is_open[: closed[0]]) and any(is_open[closed[-1] + 1 :])
+    ratio = min(ears) / widest if widest > 0 else 1.0
+    detail = f"eye aspect ratio {min(ears):.3f}..{widest:.3f}"
+    return LivenessCheck("blink", passed, round(ratio, 3), detail)
 
 
 def motion_check(sequence: Sequence[Points], settings: LivenessSettings) -> LivenessCheck:
@@ -80,22 +85,24 @@ def motion_check(sequence: Sequence[Points], settings: LivenessSettings) -> Live
 
 
 def parallax_check(sequence: Sequence[Points], settings: LivenessSettings) -> LivenessCheck:
-    """Passes when the rigid landmarks depart from the best plane-to-plane mapping (a homography)."""
-    first = sequence[0][_RIGID]
-    scale = inter_ocular(sequence[0])
-    residuals = [_plane_residual(first, points[_RIGID]) / scale for points in sequence[1:]]
-    largest = max(residuals)
-    detail = "flat: moves like a photo or a screen" if largest < settings.min_parallax else ""
-    return LivenessCheck("parallax", largest >= settings.min_parallax, round(largest, 4), detail)
+    """Passes when the nose departs from the plane-to-plane mapping (homography) of the face outline."""
+    first = sequence[0]
+    scale = inter_ocular(first)
+    residuals = [_nose_residual(first, points) / scale for points in sequence[1:]]
+    value = float(
+        np.percentile(residuals, 80)
+    )  # a percentile, not the maximum: one jittery frame is not depth
+    detail = "flat: moves like a photo or a screen" if value < settings.min_parallax else ""
+    return LivenessCheck("parallax", value >= settings.min_parallax, round(value, 4), detail)
 
 
-def _plane_residual(source: Points, target: Points) -> float:
-    """RMS distance, in pixels, between `target` and `source` mapped by the least-squares homography."""
-    homography, _ = cv2.findHomography(source, target, 0)
+def _nose_residual(first: Points, current: Points) -> float:
+    """Median distance, in pixels, between the nose and where the outline's homography puts it."""
+    homography, _ = cv2.findHomography(first[_OUTLINE], current[_OUTLINE], 0)
     if homography is None:
         return 0.0
-    mapped = cv2.perspectiveTransform(source.reshape(-1, 1, 2), homography).reshape(-1, 2)
-    return float(np.sqrt(((mapped - target) ** 2).sum(axis=1).mean()))
+    mapped = cv2.perspectiveTransform(first[_NOSE].reshape(-1, 1, 2), homography).reshape(-1, 2)
+    return float(np.median(np.linalg.norm(mapped - current[_NOSE], axis=1)))
 
 
 def frozen_check(grey_frames: Sequence[NDArray[np.uint8]], settings: LivenessSettings) -> LivenessCheck:

@@ -20,7 +20,7 @@ class QualitySettings:
 
     min_detection_score: float = 0.3  # dlib HOG score; spurious "faces" (astronaut's suit) score ~0.1
     min_face_px: int = 90  # face box width in the original image; below it the encoding degrades
-    max_face_fraction: float = 0.85  # face box height / image height; above it the chin or brow is cut
+    max_face_fraction: float = 0.6  # face box (brows to chin) width / image height; above, the head is cut
     min_sharpness: float = 50.0  # Laplacian variance, crop 128x128 at std 50: sharp ~270, blur σ=1 ~46
     min_brightness: float = 50.0  # mean grey level of the face crop
     max_brightness: float = 210.0
@@ -41,10 +41,15 @@ class LivenessSettings:
     """Thresholds of the presentation-attack checks over a short frame sequence."""
 
     min_frames: int = 5
-    ear_closed: float = 0.20  # eye aspect ratio at or below which the eyes count as closed
-    ear_open: float = 0.24  # at or above which they count as open
+    # Eye aspect ratios relative to the most open frame: open-eye ratios differ between people (lower for
+    # many East Asian eyes), so absolute thresholds would refuse some people and accept others' half-blinks.
+    closed_ratio: float = 0.75  # closed at or below this share of the most open frame
+    open_ratio: float = 0.9  # open at or above this share
+    min_open_ear: float = 0.15  # below it the eyes are not seen open at all
     min_motion: float = 0.03  # largest landmark displacement / inter-ocular distance
-    min_parallax: float = 0.025  # landmark residual after the best plane-to-plane fit / inter-ocular distance
+    # Nose displacement against the plane fitted to the face outline, in inter-ocular distances (80th
+    # percentile over frames): synthetic head turns give 0.05-0.06, photos and screens as planes <= 0.035.
+    min_parallax: float = 0.04
     frozen_diff: float = 0.3  # mean absolute grey difference below which two frames count as identical
     max_frozen_share: float = 0.2  # share of consecutive pairs allowed to be identical
 
