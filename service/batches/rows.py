@@ -236,7 +236,7 @@ def check_header(columns: Sequence[str], *, kind: str, partial: bool = False) ->
     `partial=True` checks only unknown and duplicate names (for an NDJSON line, whose keys may be omitted).
     """
     known = _known_columns(kind)
-    if not any(column in known for column in columns):
+    if not partial and not any(column in known for column in columns):
         detail = f"the first line must be the header with the {kind} column names, e.g. record_id"
         return [RowError(0, None, "missing_header", detail)]
     errors = _unknown_columns(columns, known) + _duplicate_columns(columns)

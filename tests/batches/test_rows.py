@@ -645,6 +645,16 @@ def test_partial_header_check_skips_missing_columns() -> None:
     assert header_problems(["record_id", "extra"], "checkup", partial=True) == [("extra", "unknown_column")]
 
 
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [([], []), (["memo"], [("memo", "unknown_column")])],
+)
+def test_partial_check_of_an_ndjson_line_never_asks_for_a_header(
+    keys: list[str], expected: list[tuple[str | None, str]]
+) -> None:
+    assert header_problems(keys, "eligibility", partial=True) == expected
+
+
 def test_data_line_instead_of_header_is_one_error_without_echo() -> None:
     line = ["R-1", "upsert", "愛知", "1234", "01", "1", NAME_KANJI, NAME_KANA, BIRTHDATE, "1", ADDRESS]
     [error] = check_header(line, kind="eligibility")
