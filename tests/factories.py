@@ -1,0 +1,138 @@
+"""Factories: plain async functions with keyword overrides, creating things through the real service code."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import asyncpg
+import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from service.accounts import service as accounts
+from service.authority import service as authority_service
+from service.authority.ca import CertificateAuthority
+from service.authority.schemas import IdentityAttributes
+from service.core.identifiers import insurer_check_digit
+
+_counter = itertools.count(1)
+
+ELIGIBILITY_HEADER = (
+    "record_id,action,symbol,number,branch,holder_kind,name_kanji,name_kana,birthdate,sex,address,postal_code,"
+    "qualified_on,disqualified_on,copay_ratio,limit_category"
+)
+
+
+def insurer_number(prefix: str = "0613") -> str:
+    """A fresh valid 8-digit insurer number."""
+    body = f"{prefix}{next(_counter) % 1000:03d}"
+    return body + str(insurer_check_digit(body))
+
+
+async def make_insurer(conn: asyncpg.Connection, *, number: str | None = None, name: str = "テスト健保") -> dict[str, str]:
+    """An insurer and its token."""
+    return await accounts.create_insurer(conn, number=number or insurer_number(), name=name)
+
+
+async def make_facility(conn: asyncpg.Connection, *, type_: str = "clinic", code: str | None = None) -> str:
+    """A facility; returns its code."""
+    chosen = code or f"13{next(_counter):08d}"
+    await accounts.create_facility(conn, code=chosen, name="テスト医院", type_=type_)
+    return chosen
+
+
+async def make_operator(conn: asyncpg.Connection) -> str:
+    """An operator token."""
+    return (await accounts.create_operator(conn))["token"]
+
+
+def identity(**overrides: Any) -> IdentityAttributes:
+    """Identity attributes with sensible defaults."""
+    values: dict[str, Any] = {
+        "name_kanji": "山田 太郎", "name_kana": "ヤマダ タロウ", "birthdate": date(1980, 4, 1), "sex": 1,
+        "address": "東京都千代田区霞が関1丁目2番3号",
+    }
+    values.update(overrides)
+    return IdentityAttributes(**values)
+
+
+async def make_holder(
+    conn: asyncpg.Connection, authority: CertificateAuthority, **overrides: Any
+) -> tuple[int, str]:
+    """A holder with an issued certificate; returns (holder_id, serial)."""
+    attrs = identity(**overrides)
+    certificate, _key = authority_service.issue_certificate(authority, birthdate=attrs.birthdate)
+    registered = await authority_service.register_holder(
+        conn, authority=authority, certificate_der=certificate.public_bytes(Encoding.DER), identity=attrs,
+        actor="test",
+    )
+    return registered.holder_id, registered.serial
+
+
+def eligibility_row(**overrides: Any) -> dict[str, str]:
+    """An eligibility row (as CSV strings) for the default identity."""
+    row = {
+        "record_id": f"R{next(_counter):06d}", "action": "upsert", "symbol": "12", "number": "345678",
+        "branch": "01", "holder_kind": "1", "name_kanji": "山田太郎", "name_kana": "ヤマダ タロウ",
+        "birthdate": "1980-04-01", "sex": "1", "address": "千代田区霞が関1-2-3", "postal_code": "1000013",
+        "qualified_on": "2020-04-01", "disqualified_on": "", "copay_ratio": "30", "limit_category": "",
+    }
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def eligibility_csv(rows: Sequence[dict[str, str]], *, header: str = ELIGIBILITY_HEADER) -> bytes:
+    """A CSV body."""
+    columns = header.split(",")
+    lines = [header] + [",".join(_csv_field(row.get(c, "")) for c in columns) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _csv_field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n') else value
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization header."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def b64(data: bytes) -> str:
+    """Base64 text."""
+    return base64.b64encode(data).decode()
+
+
+async def upload(
+    client: httpx.AsyncClient, *, insurer: dict[str, str], body: bytes, key: str | None = None,
+    content_type: str = "text/csv",
+) -> httpx.Response:
+    """POST an eligibility batch."""
+    return await client.post(
+        f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches", content=body,
+        headers={**bearer(insurer["token"]), "Idempotency-Key": key or f"key-{next(_counter)}",
+                 "Content-Type": content_type},
+    )
+
+
+async def wait_for_batch(client: httpx.AsyncClient, *, insurer: dict[str, str], batch_id: str) -> dict[str, Any]:
+    """Poll until the batch is done or failed (the worker runs in the app)."""
+    import asyncio
+
+    url = f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches/{batch_id}"
+    for _ in range(600):
+        response = await client.get(url, headers=bearer(insurer["token"]))
+        body: dict[str, Any] = response.json()
+        if body["status"] in {"done", "failed"}:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} did not finish: {body}")
+
+
+async def upload_and_wait(client: httpx.AsyncClient, *, insurer: dict[str, str], body: bytes, **kw: Any) -> dict[str, Any]:
+    """Upload a batch and return its final status."""
+    response = await upload(client, insurer=insurer, body=body, **kw)
+    assert response.status_code == 202, response.text
+    return await wait_for_batch(client, insurer=insurer, batch_id=response.json()["batch_id"])
