@@ -130,10 +130,17 @@ def head_pose(landmarks: Points, image_width: int, image_height: int) -> tuple[f
     camera = np.array(
         [[focal, 0, image_width / 2], [0, focal, image_height / 2], [0, 0, 1]], dtype=np.float64
     )
-    ok, rvec, _ = cv2.solvePnP(_MODEL_POINTS, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
+    # Start from "facing the camera at the distance its size implies": without a guess the solver can land on
+    # the mirrored solution (a roll of ~180°).
+    eye_span = max(1.0, float(np.linalg.norm(image_points[3] - image_points[2])))
+    rvec = np.zeros((3, 1))
+    tvec = np.array([[0.0], [0.0], [focal * 450.0 / eye_span]])
+    ok, solved, _ = cv2.solvePnP(
+        _MODEL_POINTS, image_points, camera, np.zeros(4), rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE
+    )
     if not ok:
         return 90.0, 90.0, 90.0
-    rotation = np.asarray(cv2.Rodrigues(rvec)[0], dtype=np.float64)
+    rotation = np.asarray(cv2.Rodrigues(solved)[0], dtype=np.float64)
     yaw, pitch, roll = _euler_degrees(rotation)
     return yaw, pitch - _PITCH_BIAS, roll
 

@@ -41,28 +41,34 @@ def add_noise(frame: Image, rng: np.random.Generator, sigma: float = 2.0) -> Ima
 
 
 def close_eyes(frame: Image, landmarks: Points, closure: float = 1.0) -> Image:
-    """Paint each eye opening over with the eyelid skin above it; `closure` 0 open .. 1 shut."""
-    map_x, map_y = _identity_maps(frame)
+    """Shut the eyes: the eye openings are filled from the surrounding skin and a lid line is drawn.
+
+    `closure` below 1 keeps the lower part of the opening visible (a half-closed eye).
+    """
+    mask = np.zeros(frame.shape[:2], dtype=np.uint8)
     for eye in (landmarks[36:42], landmarks[42:48]):
-        _lid_down(map_y, eye, closure)
-    closed = _u8(cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
-    if closure >= 0.95:
-        for eye in (landmarks[36:42], landmarks[42:48]):
-            lash = np.array([eye[0], eye[5], eye[4], eye[3]], dtype=np.int32)  # the lower lid line
-            cv2.polylines(closed, [lash], False, (60, 40, 35), 2, cv2.LINE_AA)
+        mask |= _eye_mask(frame.shape[:2], eye, closure)
+    closed = _u8(cv2.inpaint(frame, mask, 3, cv2.INPAINT_TELEA))
+    for eye in (landmarks[36:42], landmarks[42:48]):
+        lid = np.array(
+            [eye[0], (eye[4] + eye[5]) / 2 * closure + (eye[1] + eye[2]) / 2 * (1 - closure), eye[3]]
+        )
+        curve = np.array(
+            [lid[0], (lid[0] + lid[1]) / 2 + (0, 1), lid[1] + (0, 1), (lid[1] + lid[2]) / 2, lid[2]]
+        )
+        cv2.polylines(closed, [curve.astype(np.int32)], False, (55, 40, 35), 1, cv2.LINE_AA)
     return closed
 
 
-def _lid_down(map_y: NDArray[np.float32], eye: Points, closure: float) -> None:
-    x0, y0 = eye.min(axis=0)
-    x1, y1 = eye.max(axis=0)
-    height = (y1 - y0) + 0.3 * (x1 - x0)
-    pad = 0.25 * (x1 - x0)
-    ys, xs = np.mgrid[int(y0 - pad) : int(y1 + pad) + 1, int(x0 - pad) : int(x1 + pad) + 1]
-    u = (xs - (x0 + x1) / 2) / ((x1 - x0) / 2 + pad)
-    v = (ys - (y0 + y1) / 2) / ((y1 - y0) / 2 + pad)
-    weight = np.clip(1 - (u**2 + v**2), 0, 1) ** 0.5
-    map_y[ys, xs] -= (closure * height * weight).astype(np.float32)
+def _eye_mask(shape: tuple[int, ...], eye: Points, closure: float) -> NDArray[np.uint8]:
+    """The eye opening (upper share `closure` of it), grown by a few pixels to cover lashes and white."""
+    width = float(np.linalg.norm(eye[3] - eye[0]))
+    lower = eye[[4, 5]] * closure + eye[[2, 1]] * (1 - closure)
+    polygon = np.array([eye[0], eye[1], eye[2], eye[3], lower[0], lower[1]])
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    cv2.fillPoly(mask, [polygon.astype(np.int32)], 255)
+    grow = max(3, int(0.4 * width)) | 1
+    return np.asarray(cv2.dilate(mask, np.ones((grow, grow), np.uint8)), dtype=np.uint8)
 
 
 def turn_head(frame: Image, landmarks: Points, amount: float) -> Image:
@@ -115,7 +121,7 @@ def live_sequence(frame: Image, landmarks: Points, rng: np.random.Generator, cou
     for i in range(count):
         turned = turn_head(frame, landmarks, 0.12 * np.sin(2 * np.pi * i / count))
         if i in (count // 2 - 1, count // 2):
-            turned = close_eyes(turned, landmarks, 0.8)
+            turned = close_eyes(turned, landmarks, 1.0)
         frames.append(add_noise(turned, rng))
     return frames
 
