@@ -192,6 +192,34 @@ def test_two_handles_on_one_card_share_the_count(make_card: Callable[..., Virtua
     assert second.pin_locked
 
 
+def test_processes_entering_wrong_pins_together_lose_no_failure(
+    make_card: Callable[..., VirtualCard],
+) -> None:
+    card = make_card(pin_retry_limit=10)
+    code = (
+        "import sys; from terminals.card import VirtualCard, WrongPin; card = VirtualCard.load(sys.argv[1]); "
+        "print('ready', flush=True); sys.stdin.read()\n"
+        "try: card.sign(b'nonce', pin='0000')\nexcept WrongPin: pass"
+    )
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(card.path)],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    for process in processes:  # all loaded the card (count 0) and wait...
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    for process in processes:  # ...then all enter a wrong PIN at the same moment
+        assert process.stdin is not None
+        process.stdin.close()
+    assert [process.wait(timeout=60) for process in processes] == [0] * 6
+    assert VirtualCard.load(card.path).pin_failures == 6
+
+
 # --- face matching ---------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,1 @@
+"""Certificate authority (J-LIS role): issues and checks card user certificates."""
