@@ -2,7 +2,8 @@
 
 Each step (a few thousand rows) is one transaction: its valid rows, its row errors and the batch counters are
 committed together, so a restart resumes after the last committed row and accepted data is never lost.
-Parsing and validation run in a worker thread, off the event loop that serves verifications.
+Parsing and validation run in a worker thread, off the event loop that serves verifications, and overlap with
+the database work of the previous step (at most two validated steps wait: memory stays bounded).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class _Step:
     valid: list[tuple[int, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     last_row: int = 0
+    rows: int = 0
 
 
 class BatchWorker:
@@ -128,14 +130,27 @@ class _BatchRun:
         self.step_size = settings.batch_rows_per_step
         self.pending: list[ParsedRow] = []
         self.header_checked = batch.media_type == NDJSON
+        self.steps: asyncio.Queue[_Step | None] = asyncio.Queue(maxsize=2)
+        self.failure: BaseException | None = None
 
     async def run(self) -> None:
-        seq = 0
-        while (chunk := await repo.read_chunk(self.pool, batch_id=self.batch.id, seq=seq)) is not None:
-            await self._take(self.splitter.feed(chunk))
-            seq += 1
-        await self._take(self.splitter.finish())
-        await self._flush()
+        applier = asyncio.create_task(self._apply_steps())
+        try:
+            seq = 0
+            while (chunk := await repo.read_chunk(self.pool, batch_id=self.batch.id, seq=seq)) is not None:
+                await self._take(self.splitter.feed(chunk))
+                seq += 1
+            await self._take(self.splitter.finish())
+            await self._flush()
+            await self.steps.put(None)
+            await applier
+        finally:
+            if not applier.done():
+                applier.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await applier
+        if self.failure is not None:
+            raise self.failure
 
     async def _take(self, records: list[bytes]) -> None:
         rows = await asyncio.to_thread(self._parse, records)
@@ -157,13 +172,27 @@ class _BatchRun:
             return
         rows, self.pending = self.pending, []
         step = await asyncio.to_thread(self._validate, rows)
+        if self.failure is not None:
+            raise self.failure
+        await self.steps.put(step)
+
+    async def _apply_steps(self) -> None:
+        """Apply validated steps in order; after a failure, only drain the queue (the producer stops)."""
+        while (step := await self.steps.get()) is not None:
+            if self.failure is None:
+                try:
+                    await self._apply(step)
+                except Exception as exc:
+                    self.failure = exc
+
+    async def _apply(self, step: _Step) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             applied = await self.sink.apply(conn, batch=self.batch, rows=step.valid)
             errors = sorted([*step.errors, *applied.rejected], key=lambda e: e.row)
             await repo.insert_errors(conn, batch_id=self.batch.id, errors=errors)
             rejected_rows = len({e.row for e in errors})
             counts = repo.StepCounts(
-                last_row=step.last_row, accepted=len(rows) - rejected_rows, rejected=rejected_rows,
+                last_row=step.last_row, accepted=step.rows - rejected_rows, rejected=rejected_rows,
                 linked=applied.linked, needs_review=applied.needs_review, ambiguous=applied.ambiguous,
             )
             await repo.add_step(conn, batch_id=self.batch.id, counts=counts)
@@ -171,7 +200,7 @@ class _BatchRun:
         metrics.batch_rows.labels(self.batch.kind, "rejected").inc(counts.rejected)
 
     def _validate(self, rows: Sequence[ParsedRow]) -> _Step:
-        step = _Step(last_row=rows[-1].row)
+        step = _Step(last_row=rows[-1].row, rows=len(rows))
         today = clock.today_jst()
         for parsed in rows:
             if parsed.values is None:

@@ -88,9 +88,7 @@ class EligibilitySink:
         await repo.lock_insurer(conn, batch.insurer_number)
         for group in split_unique(rows):
             version_ids = await _apply_group(conn, batch=batch, group=group, applied=applied)
-            counts = await linking.link_uploaded(
-                conn, insurer_number=batch.insurer_number, version_ids=version_ids, actor=f"batch:{batch.id}"
-            )
+            counts = await linking.link_uploaded(conn, version_ids=version_ids, actor=f"batch:{batch.id}")
             applied.linked += counts.linked
             applied.needs_review += counts.needs_review
             applied.ambiguous += counts.ambiguous

@@ -69,6 +69,15 @@ async def lock_birthdates(conn: asyncpg.Connection, birthdates: Sequence[date]) 
     )
 
 
+async def lock_birthdates_of_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """The same locks, for the birthdates of record versions."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT (birthdate - DATE '1900-01-01') AS k "
+        "FROM eligibility_records WHERE id = ANY($2::bigint[]) ORDER BY 1) AS keys",
+        LINKING_LOCK_NAMESPACE, ids,
+    )
+
+
 async def record_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> list[RecordVersion]:
     """Record versions by id."""
     rows = await conn.fetch(f"SELECT {_RECORD} FROM eligibility_records r WHERE r.id = ANY($1::bigint[])", ids)
@@ -115,16 +124,14 @@ async def holder_identities(conn: asyncpg.Connection, holder_ids: Sequence[int])
     return {row["id"]: _identity(row) for row in rows}
 
 
-async def active_links_of_records(
-    conn: asyncpg.Connection, *, insurer_number: str, record_ids: Sequence[str]
-) -> dict[str, int]:
-    """record_id -> holder_id of the live links of these records."""
+async def active_links_of_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, int]:
+    """version id -> holder_id of the live link of that version's record."""
     rows = await conn.fetch(
-        "SELECT record_id, holder_id FROM links WHERE insurer_number = $1 AND record_id = ANY($2::text[]) "
-        "AND unlinked_at IS NULL",
-        insurer_number, record_ids,
+        "SELECT e.id, l.holder_id FROM eligibility_records e JOIN links l ON l.insurer_number = e.insurer_number "
+        "AND l.record_id = e.record_id AND l.unlinked_at IS NULL WHERE e.id = ANY($1::bigint[])",
+        ids,
     )
-    return {row["record_id"]: row["holder_id"] for row in rows}
+    return {row["id"]: row["holder_id"] for row in rows}
 
 
 async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
@@ -184,14 +191,13 @@ async def insert_review(
     )
 
 
-async def resolve_reviews_of_records(
-    conn: asyncpg.Connection, *, insurer_number: str, record_ids: Sequence[str], resolution: str
-) -> None:
-    """Close open review items of records (a new version is matched afresh)."""
+async def resolve_reviews_of_versions(conn: asyncpg.Connection, ids: Sequence[int], *, resolution: str) -> None:
+    """Close open review items of the records of these (new) versions: they are matched afresh."""
     await conn.execute(
-        "UPDATE link_reviews SET resolved_at = now(), resolution = $3 WHERE insurer_number = $1 "
-        "AND record_id = ANY($2::text[]) AND resolved_at IS NULL",
-        insurer_number, record_ids, resolution,
+        "UPDATE link_reviews r SET resolved_at = now(), resolution = $2 FROM eligibility_records e "
+        "WHERE e.id = ANY($1::bigint[]) AND r.insurer_number = e.insurer_number AND r.record_id = e.record_id "
+        "AND r.resolved_at IS NULL",
+        ids, resolution,
     )
 
 

@@ -105,28 +105,30 @@ class _Decider:
         )
 
 
-async def link_uploaded(
-    conn: asyncpg.Connection, *, insurer_number: str, version_ids: list[int], actor: str
-) -> LinkCounts:
-    """Match new record versions of one insurer against registered holders (the upload direction)."""
+async def link_uploaded(conn: asyncpg.Connection, *, version_ids: list[int], actor: str) -> LinkCounts:
+    """Match new record versions against registered holders (the upload direction).
+
+    Birthdates are locked before anything is read, so that a registration running at the same time either
+    sees these records or is seen by this step: a link is never missed by both.
+    """
     counts = LinkCounts()
-    records = await repo.record_versions(conn, version_ids)
-    if not records:
+    if not version_ids:
         return counts
-    await repo.lock_birthdates(conn, [r.identity.birthdate for r in records])
-    record_ids = [r.record_id for r in records]
-    await repo.resolve_reviews_of_records(
-        conn, insurer_number=insurer_number, record_ids=record_ids, resolution="new_version"
-    )
-    linked_to = await repo.active_links_of_records(conn, insurer_number=insurer_number, record_ids=record_ids)
+    await repo.lock_birthdates_of_versions(conn, version_ids)
+    await repo.resolve_reviews_of_versions(conn, version_ids, resolution="new_version")
+    linked_to = await repo.active_links_of_versions(conn, version_ids)
     candidates = await repo.candidates_for_records(conn, version_ids)
+    relevant = sorted(set(candidates) | set(linked_to))
+    if not relevant:
+        return counts  # nobody registered resembles these people: nothing to decide
+    records = await repo.record_versions(conn, relevant)
     identities = await repo.holder_identities(conn, list(set(linked_to.values())))
     holder_ids = {c.holder_id for found in candidates.values() for c in found} | set(linked_to.values())
     holder_links = await repo.active_links_of_holders(conn, list(holder_ids))
     decider = _Decider(conn, direction="upload", actor=actor)
     for record in records:
         compared = [(c.holder_id, compare(record.identity, c.identity)) for c in candidates.get(record.id, [])]
-        current = linked_to.get(record.record_id)
+        current = linked_to.get(record.id)
         if current is not None and current not in {h for h, _ in compared}:
             compared.append((current, compare(record.identity, identities[current])))
         counts.add(await _decide_record(decider, record, compared, current, holder_links))
