@@ -23,8 +23,8 @@ from service.accounts import service as accounts
 from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
 from service.core.errors import OnshiError
-from service.core.settings import Settings, get_settings
 from service.core.migrate import apply_migrations
+from service.core.settings import Settings, get_settings
 from service.runtime import connection, database_url, load_authority, prepare
 
 ACTOR = "admin-cli"

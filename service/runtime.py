@@ -21,12 +21,13 @@ def database_url(settings: Settings) -> str:
 
 def prepare(settings: Settings, *, with_redis: bool = True) -> Settings:
     """Start whatever embedded servers are needed, apply migrations, return settings naming both servers."""
+    redis_url: str | None = settings.redis_url
     if with_redis:
         db_url, redis_url = resolve_urls(
             database_url=settings.database_url, redis_url=settings.redis_url, data_dir=settings.data_dir
         )
     else:
-        db_url, redis_url = database_url(settings), settings.redis_url
+        db_url = database_url(settings)
     apply_migrations(db_url)
     return settings.model_copy(update={"database_url": db_url, "redis_url": redis_url})
 

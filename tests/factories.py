@@ -32,7 +32,9 @@ def insurer_number(prefix: str = "0613") -> str:
     return body + str(insurer_check_digit(body))
 
 
-async def make_insurer(conn: asyncpg.Connection, *, number: str | None = None, name: str = "テスト健保") -> dict[str, str]:
+async def make_insurer(
+    conn: asyncpg.Connection, *, number: str | None = None, name: str = "テスト健保"
+) -> dict[str, str]:
     """An insurer and its token."""
     return await accounts.create_insurer(conn, number=number or insurer_number(), name=name)
 
@@ -52,21 +54,25 @@ async def make_operator(conn: asyncpg.Connection) -> str:
 def identity(**overrides: Any) -> IdentityAttributes:
     """Identity attributes with sensible defaults."""
     values: dict[str, Any] = {
-        "name_kanji": "山田 太郎", "name_kana": "ヤマダ タロウ", "birthdate": date(1980, 4, 1), "sex": 1,
+        "name_kanji": "山田 太郎",
+        "name_kana": "ヤマダ タロウ",
+        "birthdate": date(1980, 4, 1),
+        "sex": 1,
         "address": "東京都千代田区霞が関1丁目2番3号",
     }
     values.update(overrides)
     return IdentityAttributes(**values)
 
 
-async def make_holder(
-    conn: asyncpg.Connection, authority: CertificateAuthority, **overrides: Any
-) -> tuple[int, str]:
+async def make_holder(conn: asyncpg.Connection, authority: CertificateAuthority, **overrides: Any) -> tuple[int, str]:
     """A holder with an issued certificate; returns (holder_id, serial)."""
     attrs = identity(**overrides)
     certificate, _key = authority_service.issue_certificate(authority, birthdate=attrs.birthdate)
     registered = await authority_service.register_holder(
-        conn, authority=authority, certificate_der=certificate.public_bytes(Encoding.DER), identity=attrs,
+        conn,
+        authority=authority,
+        certificate_der=certificate.public_bytes(Encoding.DER),
+        identity=attrs,
         actor="test",
     )
     return registered.holder_id, registered.serial
@@ -75,10 +81,22 @@ async def make_holder(
 def eligibility_row(**overrides: Any) -> dict[str, str]:
     """An eligibility row (as CSV strings) for the default identity."""
     row = {
-        "record_id": f"R{next(_counter):06d}", "action": "upsert", "symbol": "12", "number": "345678",
-        "branch": "01", "holder_kind": "1", "name_kanji": "山田太郎", "name_kana": "ヤマダ タロウ",
-        "birthdate": "1980-04-01", "sex": "1", "address": "千代田区霞が関1-2-3", "postal_code": "1000013",
-        "qualified_on": "2020-04-01", "disqualified_on": "", "copay_ratio": "30", "limit_category": "",
+        "record_id": f"R{next(_counter):06d}",
+        "action": "upsert",
+        "symbol": "12",
+        "number": "345678",
+        "branch": "01",
+        "holder_kind": "1",
+        "name_kanji": "山田太郎",
+        "name_kana": "ヤマダ タロウ",
+        "birthdate": "1980-04-01",
+        "sex": "1",
+        "address": "千代田区霞が関1-2-3",
+        "postal_code": "1000013",
+        "qualified_on": "2020-04-01",
+        "disqualified_on": "",
+        "copay_ratio": "30",
+        "limit_category": "",
     }
     row.update({k: str(v) for k, v in overrides.items()})
     return row
@@ -106,14 +124,22 @@ def b64(data: bytes) -> str:
 
 
 async def upload(
-    client: httpx.AsyncClient, *, insurer: dict[str, str], body: bytes, key: str | None = None,
+    client: httpx.AsyncClient,
+    *,
+    insurer: dict[str, str],
+    body: bytes,
+    key: str | None = None,
     content_type: str = "text/csv",
 ) -> httpx.Response:
     """POST an eligibility batch."""
     return await client.post(
-        f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches", content=body,
-        headers={**bearer(insurer["token"]), "Idempotency-Key": key or f"key-{next(_counter)}",
-                 "Content-Type": content_type},
+        f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches",
+        content=body,
+        headers={
+            **bearer(insurer["token"]),
+            "Idempotency-Key": key or f"key-{next(_counter)}",
+            "Content-Type": content_type,
+        },
     )
 
 
@@ -131,7 +157,9 @@ async def wait_for_batch(client: httpx.AsyncClient, *, insurer: dict[str, str], 
     raise AssertionError(f"batch {batch_id} did not finish: {body}")
 
 
-async def upload_and_wait(client: httpx.AsyncClient, *, insurer: dict[str, str], body: bytes, **kw: Any) -> dict[str, Any]:
+async def upload_and_wait(
+    client: httpx.AsyncClient, *, insurer: dict[str, str], body: bytes, **kw: Any
+) -> dict[str, Any]:
     """Upload a batch and return its final status."""
     response = await upload(client, insurer=insurer, body=body, **kw)
     assert response.status_code == 202, response.text

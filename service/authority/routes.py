@@ -36,7 +36,7 @@ async def change_status(
     """Suspend (lost card), release from suspension, or revoke a certificate."""
     row = await service.change_status(conn, serial=serial, action=action, reason=body.reason, actor=operator.actor)
     return CertificateOut(
-        serial=row.serial, status=row.status,  # type: ignore[arg-type]
+        serial=row.serial, status=row.status,
         status_reason=row.status_reason, replaced_by=row.replaced_by,
     )
 

@@ -21,7 +21,7 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
 
     pg_dir = (data_dir / "postgres").resolve()
     pg_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+    server = pgserver.get_server(pg_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     _keep_alive.append(server)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:

@@ -45,15 +45,20 @@ class ActiveLink:
     disqualified_on: date | None
 
 
-_RECORD = ("r.id, r.insurer_number, r.record_id, r.name_kanji, r.name_kana, r.birthdate, r.sex, r.address, "
-           "r.qualified_on, r.disqualified_on")
+_RECORD = (
+    "r.id, r.insurer_number, r.record_id, r.name_kanji, r.name_kana, r.birthdate, r.sex, r.address, "
+    "r.qualified_on, r.disqualified_on"
+)
 
 
 def _record(row: asyncpg.Record) -> RecordVersion:
     return RecordVersion(
-        id=row["id"], insurer_number=row["insurer_number"], record_id=row["record_id"],
+        id=row["id"],
+        insurer_number=row["insurer_number"],
+        record_id=row["record_id"],
         identity=Identity(row["name_kanji"], row["name_kana"], row["birthdate"], row["sex"], row["address"]),
-        qualified_on=row["qualified_on"], disqualified_on=row["disqualified_on"],
+        qualified_on=row["qualified_on"],
+        disqualified_on=row["disqualified_on"],
     )
 
 
@@ -74,7 +79,8 @@ async def lock_birthdates_of_versions(conn: asyncpg.Connection, ids: Sequence[in
     await conn.execute(
         "SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT (birthdate - DATE '1900-01-01') AS k "
         "FROM eligibility_records WHERE id = ANY($2::bigint[]) ORDER BY 1) AS keys",
-        LINKING_LOCK_NAMESPACE, ids,
+        LINKING_LOCK_NAMESPACE,
+        ids,
     )
 
 
@@ -100,9 +106,7 @@ async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -
     return found
 
 
-async def candidates_for_holder(
-    conn: asyncpg.Connection, holder_id: int
-) -> list[tuple[RecordVersion, int | None]]:
+async def candidates_for_holder(conn: asyncpg.Connection, holder_id: int) -> list[tuple[RecordVersion, int | None]]:
     """Current records born the same day with the same normalised kanji or kana name as the holder, each with
     the holder its live link points to (if any)."""
     rows = await conn.fetch(
@@ -146,14 +150,27 @@ async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence
 
 
 async def insert_decision(
-    conn: asyncpg.Connection, *, holder_id: int | None, record: RecordVersion, direction: str, outcome: str,
-    evidence: dict[str, object], actor: str,
+    conn: asyncpg.Connection,
+    *,
+    holder_id: int | None,
+    record: RecordVersion,
+    direction: str,
+    outcome: str,
+    evidence: dict[str, object],
+    actor: str,
 ) -> int:
     """Keep the evidence of one decision; returns its id."""
     value = await conn.fetchval(
         "INSERT INTO link_decisions (holder_id, insurer_number, record_id, record_version_id, direction, outcome, "
         "evidence, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        holder_id, record.insurer_number, record.record_id, record.id, direction, outcome, evidence, actor,
+        holder_id,
+        record.insurer_number,
+        record.record_id,
+        record.id,
+        direction,
+        outcome,
+        evidence,
+        actor,
     )
     return int(value)
 
@@ -163,7 +180,11 @@ async def insert_link(conn: asyncpg.Connection, *, holder_id: int, record: Recor
     await conn.execute(
         "INSERT INTO links (holder_id, insurer_number, record_id, record_version_id, decision_id) "
         "VALUES ($1, $2, $3, $4, $5)",
-        holder_id, record.insurer_number, record.record_id, record.id, decision_id,
+        holder_id,
+        record.insurer_number,
+        record.record_id,
+        record.id,
+        decision_id,
     )
 
 
@@ -172,12 +193,19 @@ async def end_link(conn: asyncpg.Connection, *, insurer_number: str, record_id: 
     await conn.execute(
         "UPDATE links SET unlinked_at = now(), unlink_reason = $3 WHERE insurer_number = $1 AND record_id = $2 "
         "AND unlinked_at IS NULL",
-        insurer_number, record_id, reason,
+        insurer_number,
+        record_id,
+        reason,
     )
 
 
 async def insert_review(
-    conn: asyncpg.Connection, *, record: RecordVersion, holder_id: int, reason: str, fields: dict[str, object],
+    conn: asyncpg.Connection,
+    *,
+    record: RecordVersion,
+    holder_id: int,
+    reason: str,
+    fields: dict[str, object],
     decision_id: int,
 ) -> None:
     """Put a record in its insurer's review queue (one open item per record and holder)."""
@@ -187,7 +215,13 @@ async def insert_review(
         "ON CONFLICT (insurer_number, record_id, holder_id) WHERE resolved_at IS NULL DO UPDATE SET "
         "record_version_id = EXCLUDED.record_version_id, reason = EXCLUDED.reason, fields = EXCLUDED.fields, "
         "decision_id = EXCLUDED.decision_id, created_at = now()",
-        record.insurer_number, record.record_id, record.id, holder_id, reason, fields, decision_id,
+        record.insurer_number,
+        record.record_id,
+        record.id,
+        holder_id,
+        reason,
+        fields,
+        decision_id,
     )
 
 
@@ -197,7 +231,8 @@ async def resolve_reviews_of_versions(conn: asyncpg.Connection, ids: Sequence[in
         "UPDATE link_reviews r SET resolved_at = now(), resolution = $2 FROM eligibility_records e "
         "WHERE e.id = ANY($1::bigint[]) AND r.insurer_number = e.insurer_number AND r.record_id = e.record_id "
         "AND r.resolved_at IS NULL",
-        ids, resolution,
+        ids,
+        resolution,
     )
 
 
@@ -205,15 +240,18 @@ async def resolve_reviews_of_holder(conn: asyncpg.Connection, *, holder_id: int,
     """Close open review items that involve a holder."""
     await conn.execute(
         "UPDATE link_reviews SET resolved_at = now(), resolution = $2 WHERE holder_id = $1 AND resolved_at IS NULL",
-        holder_id, resolution,
+        holder_id,
+        resolution,
     )
 
 
 async def active_registration(conn: asyncpg.Connection, holder_id: int) -> bool:
     """Whether the holder has registered the card for insurance use."""
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM registrations WHERE holder_id = $1 AND unregistered_at IS NULL)", holder_id
-    ))
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM registrations WHERE holder_id = $1 AND unregistered_at IS NULL)", holder_id
+        )
+    )
 
 
 async def insert_registration(conn: asyncpg.Connection, *, holder_id: int, serial: str) -> bool:
@@ -221,7 +259,8 @@ async def insert_registration(conn: asyncpg.Connection, *, holder_id: int, seria
     value = await conn.fetchval(
         "INSERT INTO registrations (holder_id, serial) VALUES ($1, $2) "
         "ON CONFLICT (holder_id) WHERE unregistered_at IS NULL DO NOTHING RETURNING id",
-        holder_id, serial,
+        holder_id,
+        serial,
     )
     return value is not None
 
@@ -247,10 +286,16 @@ async def linked_records_of_holder(conn: asyncpg.Connection, holder_id: int) -> 
     return [_record(r) for r in rows]
 
 
-async def open_reviews(conn: asyncpg.Connection, *, insurer_number: str, limit: int, offset: int) -> list[asyncpg.Record]:
+async def open_reviews(
+    conn: asyncpg.Connection, *, insurer_number: str, limit: int, offset: int
+) -> list[asyncpg.Record]:
     """The insurer's open review items, oldest first."""
-    return list(await conn.fetch(
-        "SELECT id, record_id, reason, fields, created_at FROM link_reviews WHERE insurer_number = $1 "
-        "AND resolved_at IS NULL ORDER BY created_at, id OFFSET $2 LIMIT $3",
-        insurer_number, offset, limit,
-    ))
+    return list(
+        await conn.fetch(
+            "SELECT id, record_id, reason, fields, created_at FROM link_reviews WHERE insurer_number = $1 "
+            "AND resolved_at IS NULL ORDER BY created_at, id OFFSET $2 LIMIT $3",
+            insurer_number,
+            offset,
+            limit,
+        )
+    )

@@ -86,7 +86,9 @@ class _Decider:
         await self.decide(record, holder_id, "kept", _evidence(result))
 
     async def unlink(self, record: repo.RecordVersion, holder_id: int, reason: str, result: MatchResult | None) -> None:
-        evidence = _evidence(result, reason=reason) if result else {"rule": RULE, "reason": reason}
+        evidence: dict[str, object] = (
+            _evidence(result, reason=reason) if result else {"rule": RULE, "reason": reason}
+        )
         await self.decide(record, holder_id, "unlinked", evidence)
         await repo.end_link(self.conn, insurer_number=record.insurer_number, record_id=record.record_id, reason=reason)
 

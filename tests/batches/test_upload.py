@@ -39,8 +39,9 @@ async def test_valid_csv_is_accepted_and_counted(client: httpx.AsyncClient, conn
     assert status["status"] == "done"
     assert (status["rows_total"], status["rows_accepted"], status["rows_rejected"]) == (3, 3, 0)
     assert status["errors"] == []
-    stored = await conn.fetchval("SELECT count(*) FROM eligibility_records WHERE insurer_number = $1",
-                                 insurer["insurer_number"])
+    stored = await conn.fetchval(
+        "SELECT count(*) FROM eligibility_records WHERE insurer_number = $1", insurer["insurer_number"]
+    )
     assert stored == 3
 
 
@@ -75,21 +76,29 @@ async def test_every_bad_row_gets_its_own_error_and_good_rows_still_land(
 async def test_row_structure_errors(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
     insurer = await make_insurer(conn)
     good = eligibility_csv([eligibility_row(record_id="good")]).decode().splitlines()[1]
-    body = "\n".join([
-        ELIGIBILITY_HEADER,
-        "too,few,fields",
-        good,
-        "",  # blank lines are not rows
-    ]).encode() + b"\xff\xfe,broken\n" + ("\n" + good.replace("good", "good-2")).encode()
+    body = (
+        "\n".join(
+            [
+                ELIGIBILITY_HEADER,
+                "too,few,fields",
+                good,
+                "",  # blank lines are not rows
+            ]
+        ).encode()
+        + b"\xff\xfe,broken\n"
+        + ("\n" + good.replace("good", "good-2")).encode()
+    )
     status = await upload_and_wait(client, insurer=insurer, body=body)
     errors = {e["row"]: e["error"] for e in status["errors"]}
     assert errors == {1: "wrong_field_count", 3: "invalid_encoding"}
     assert (status["rows_total"], status["rows_accepted"], status["rows_rejected"]) == (4, 2, 2)
 
 
-async def test_missing_header_fails_the_batch_with_a_row_0_error(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
+async def test_missing_header_fails_the_batch_with_a_row_0_error(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
     insurer = await make_insurer(conn)
-    body = "record_id,symbol\nR1,12\n".encode()
+    body = b"record_id,symbol\nR1,12\n"
     status = await upload_and_wait(client, insurer=insurer, body=body)
     assert status["status"] == "failed"
     assert "header" in status["failure"]
@@ -102,8 +111,9 @@ async def test_my_number_in_a_field_is_rejected_and_never_stored(
 ) -> None:
     insurer = await make_insurer(conn)
     number = my_number()
-    status = await upload_and_wait(client, insurer=insurer,
-                                   body=eligibility_csv([eligibility_row(address=f"千代田区1-2-3 {number}")]))
+    status = await upload_and_wait(
+        client, insurer=insurer, body=eligibility_csv([eligibility_row(address=f"千代田区1-2-3 {number}")])
+    )
     assert status["rows_rejected"] == 1
     assert status["errors"][0]["error"] == "my_number_not_allowed"
     assert number not in json.dumps(status, ensure_ascii=False)
@@ -117,8 +127,9 @@ async def test_ndjson_with_numbers_and_unknown_keys(client: httpx.AsyncClient, c
     good = {**eligibility_row(record_id="nd-1"), "sex": 2, "copay_ratio": 20}
     unknown = {**eligibility_row(record_id="nd-2"), "favourite_colour": "blue"}
     lines = [json.dumps(good, ensure_ascii=False), "[1, 2]", "{not json", json.dumps(unknown, ensure_ascii=False)]
-    status = await upload_and_wait(client, insurer=insurer, body="\n".join(lines).encode(),
-                                   content_type="application/x-ndjson")
+    status = await upload_and_wait(
+        client, insurer=insurer, body="\n".join(lines).encode(), content_type="application/x-ndjson"
+    )
     assert status["rows_total"] == 4
     errors = {e["row"]: e["error"] for e in status["errors"]}
     assert errors == {2: "invalid_json", 3: "invalid_json", 4: "unknown_column"}
@@ -173,8 +184,11 @@ async def test_empty_body_and_missing_key(client: httpx.AsyncClient, conn: async
     insurer = await make_insurer(conn)
     empty = await upload(client, insurer=insurer, body=b"")
     assert (empty.status_code, empty.json()["error"]) == (422, "empty_body")
-    no_key = await client.post(f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches", content=b"a",
-                               headers={**bearer(insurer["token"]), "Content-Type": "text/csv"})
+    no_key = await client.post(
+        f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches",
+        content=b"a",
+        headers={**bearer(insurer["token"]), "Content-Type": "text/csv"},
+    )
     assert (no_key.status_code, no_key.json()["error"]) == (422, "missing_idempotency_key")
     assert await conn.fetchval("SELECT count(*) FROM batches") == 0
 
@@ -200,8 +214,9 @@ async def test_idempotency_key_semantics(client: httpx.AsyncClient, conn: asyncp
     again = await upload(client, insurer=insurer, body=body, key="upload-2026-11-26")
     assert first.status_code == again.status_code == 202
     assert first.json()["batch_id"] == again.json()["batch_id"]
-    clash = await upload(client, insurer=insurer, body=eligibility_csv([eligibility_row(record_id="other")]),
-                         key="upload-2026-11-26")
+    clash = await upload(
+        client, insurer=insurer, body=eligibility_csv([eligibility_row(record_id="other")]), key="upload-2026-11-26"
+    )
     assert (clash.status_code, clash.json()["error"]) == (409, "idempotency_conflict")
     await wait_for_batch(client, insurer=insurer, batch_id=first.json()["batch_id"])
     assert await conn.fetchval("SELECT count(*) FROM batches") == 1
@@ -212,11 +227,13 @@ async def test_tenant_isolation_of_batches(client: httpx.AsyncClient, conn: asyn
     mine, theirs = await make_insurer(conn), await make_insurer(conn)
     response = await upload(client, insurer=theirs, body=eligibility_csv([eligibility_row()]))
     batch_id = response.json()["batch_id"]
-    peek = await client.get(f"/v1/insurers/{theirs['insurer_number']}/eligibility-batches/{batch_id}",
-                            headers=bearer(mine["token"]))
+    peek = await client.get(
+        f"/v1/insurers/{theirs['insurer_number']}/eligibility-batches/{batch_id}", headers=bearer(mine["token"])
+    )
     assert peek.status_code == 404
-    as_mine = await client.get(f"/v1/insurers/{mine['insurer_number']}/eligibility-batches/{batch_id}",
-                               headers=bearer(mine["token"]))
+    as_mine = await client.get(
+        f"/v1/insurers/{mine['insurer_number']}/eligibility-batches/{batch_id}", headers=bearer(mine["token"])
+    )
     assert as_mine.status_code == 404
     post_theirs = await upload(client, insurer={**theirs, "token": mine["token"]}, body=b"x")
     assert post_theirs.status_code == 404
@@ -234,7 +251,8 @@ async def test_errors_are_paged(client: httpx.AsyncClient, conn: asyncpg.Connect
     status = await upload_and_wait(client, insurer=insurer, body=eligibility_csv(rows))
     page = await client.get(
         f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches/{status['batch_id']}",
-        params={"errors_offset": 10, "errors_limit": 5}, headers=bearer(insurer["token"]),
+        params={"errors_offset": 10, "errors_limit": 5},
+        headers=bearer(insurer["token"]),
     )
     body = page.json()
     assert [e["row"] for e in body["errors"]] == [11, 12, 13, 14, 15]
