@@ -2,12 +2,13 @@
 """Set up and run Onshi with nothing but Python 3.11: `python dev.py demo` or `python dev.py test`.
 
 Every command first makes sure `.venv/` holds exactly `requirements.lock` (installed with --no-deps, so that
-face-recognition does not build dlib from source) and the project itself in editable mode.
+face-recognition does not build dlib from source) and that the checkout is importable from it (a .pth file).
 
     python dev.py demo      start the service on embedded PostgreSQL + Redis, seeded with demo data
     python dev.py test      lint, type-check and run the whole test suite
     python dev.py lint      ruff + mypy only
-    python dev.py run ARGS  run `python ARGS` inside the virtual environment (e.g. `run -m service.admin --help`)
+    python dev.py run ARGS  run `python ARGS` in the virtual environment, in the current directory
+                            (e.g. `python dev.py run -m service.admin --help`)
 """
 
 from __future__ import annotations
@@ -52,9 +53,18 @@ def ensure_venv() -> Path:
     pip = [str(_venv_python()), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
     _say("installing requirements.lock (about a minute on a fresh machine)")
     subprocess.run([*pip, "--no-deps", "-r", str(ROOT / "requirements.lock")], check=True)
-    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    _link_project()
     STAMP.write_text(_wanted_stamp())
     return _venv_python()
+
+
+def _link_project() -> None:
+    """Make the checkout importable from the venv (what an editable install does, without a build step)."""
+    site = subprocess.run(
+        [str(_venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    (Path(site) / "onshi.pth").write_text(str(ROOT) + "\n")
 
 
 def ensure_browser() -> None:
@@ -70,8 +80,8 @@ def ensure_browser() -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def _run(python: Path, *args: str) -> int:
-    return subprocess.run([str(python), *args], cwd=ROOT).returncode
+def _run(python: Path, *args: str, cwd: Path = ROOT) -> int:
+    return subprocess.run([str(python), *args], cwd=cwd).returncode
 
 
 def lint(python: Path) -> int:
@@ -94,7 +104,7 @@ def main(argv: list[str]) -> int:
     if command == "lint":
         return lint(python)
     if command == "run":
-        return _run(python, *argv[1:])
+        return _run(python, *argv[1:], cwd=Path.cwd())
     ensure_browser()
     if (code := lint(python)) != 0:
         return code

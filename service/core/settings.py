@@ -10,6 +10,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
+# The checkout's own data directory, whatever the working directory of the command (server, admin, tests).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".onshi-data"
 
 
 class Settings(BaseSettings):
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: Path = Path(".onshi-data")
+    data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ONSHI_DATABASE_URL"))
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
     db_pool_min: int = 2
