@@ -81,17 +81,19 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
-TABLES = (
-    "link_reviews", "links", "link_decisions", "registrations", "eligibility_records", "batch_errors",
-    "batch_chunks", "batches", "certificate_events", "certificates", "holders", "api_tokens", "staff",
-    "terminals", "facilities", "insurers", "operators", "claims_processors",
-)
+@pytest.fixture(scope="session")
+async def tables(app: FastAPI) -> str:
+    """Every table the migrations made (but yoyo's own)."""
+    rows = await app.state.pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_yoyo%'"
+    )
+    return ", ".join(sorted(r["tablename"] for r in rows))
 
 
 @pytest.fixture
-async def clean(app: FastAPI) -> None:
+async def clean(app: FastAPI, tables: str) -> None:
     """Empty tables and Redis before a test."""
-    await app.state.pool.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await app.state.pool.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     await app.state.redis.flushdb()
 
 
