@@ -88,8 +88,7 @@ class FaceMatcher:
             return self._decide("undecided", card, report, None, None, report.refusals, timings)
         liveness = self._liveness(frames, analysed) if self.settings.require_liveness else None
         if liveness is not None and not liveness.passed:
-            failed = ", ".join(check.name for check in liveness.checks if not check.passed)
-            refusal = Refusal(Reason.LIVENESS_FAILED, f"failed: {failed}")
+            refusal = _liveness_refusal(liveness)
             return self._decide("undecided", card, analysed[best].report, None, liveness, (refusal,), timings)
         started = time.perf_counter()
         distance = self._distance(card, analysed[best])
@@ -183,6 +182,14 @@ class AsyncFaceMatcher:
     def close(self) -> None:
         """Stop the worker thread."""
         self._executor.shutdown(wait=True)
+
+
+def _liveness_refusal(liveness: LivenessResult) -> Refusal:
+    """Too few usable frames is "look a little longer" (not counted); any other failure is an attack suspect."""
+    failed = [check.name for check in liveness.checks if not check.passed]
+    if "frames" in failed:
+        return Refusal(Reason.NOT_ENOUGH_FRAMES, f"failed: {', '.join(failed)}")
+    return Refusal(Reason.LIVENESS_FAILED, f"failed: {', '.join(failed)}")
 
 
 def _single_face(item: _Analysed) -> bool:

@@ -160,10 +160,11 @@ class MatchDecision:
     def counts_as_failure(self) -> bool:
         """True when the attempt counts toward the card's 10-failure lock.
 
-        Quality refusals do not count (nothing was compared: the patient is told what to fix); a failed
-        liveness check, a borderline distance and a different person do.
+        Quality refusals and too few usable frames do not count (nothing was compared: the patient is told
+        what to fix); a failed liveness check, a borderline distance and a different person do.
         """
-        return self.compared and not self.matched
+        not_counted = any(r.reason == Reason.NOT_ENOUGH_FRAMES for r in self.refusals)
+        return self.compared and not self.matched and not not_counted
 
     @property
     def should_fall_back(self) -> bool:
