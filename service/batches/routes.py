@@ -23,7 +23,8 @@ def _content_length(request: Request) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-async def _receive(request: Request, conn: DB, settings: SettingsDep, upload: service.Upload) -> JSONResponse:
+async def receive_upload(request: Request, conn: DB, settings: SettingsDep, upload: service.Upload) -> JSONResponse:
+    """Store the streamed body as a batch and answer 202 with its status URL (any batch kind)."""
     received = await service.receive(
         conn, upload=upload, body=request.stream(), max_bytes=settings.max_batch_bytes,
         chunk_bytes=settings.batch_chunk_bytes,
@@ -35,7 +36,8 @@ async def _receive(request: Request, conn: DB, settings: SettingsDep, upload: se
     return JSONResponse(body.model_dump(), status_code=202)
 
 
-def _upload(request: Request, *, kind: str, owner: str, insurer_number: str | None) -> service.Upload:
+def upload_from_request(request: Request, *, kind: str, owner: str, insurer_number: str | None) -> service.Upload:
+    """Where an upload comes from and how its body is written, read from the request headers."""
     return service.Upload(
         kind=kind, owner=owner, insurer_number=insurer_number,
         idempotency_key=request.headers.get("idempotency-key"), content_type=request.headers.get("content-type"),
@@ -52,8 +54,10 @@ async def upload_eligibility(
 ) -> JSONResponse:
     """Upload eligibility records (CSV or NDJSON); processed asynchronously, row by row."""
     require_own_insurer(insurer, insurer_number)
-    upload = _upload(request, kind="eligibility", owner=f"insurer:{insurer_number}", insurer_number=insurer_number)
-    return await _receive(request, conn, settings, upload)
+    upload = upload_from_request(
+        request, kind="eligibility", owner=f"insurer:{insurer_number}", insurer_number=insurer_number
+    )
+    return await receive_upload(request, conn, settings, upload)
 
 
 @router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))

@@ -11,6 +11,7 @@ import asyncpg
 from service.batches.repository import BatchRow
 from service.batches.rows import EligibilityRow, RowError, validate_eligibility_row
 from service.batches.sinks import Applied
+from service.batches.steps import split_unique
 from service.eligibility import repository as repo
 from service.linking import service as linking
 from service.linking.normalize import normalize_address, normalize_kana_name, normalize_kanji_name
@@ -50,18 +51,8 @@ def stage_row(row: EligibilityRow) -> StagedRow:
     )
 
 
-def split_unique(rows: Sequence[tuple[int, StagedRow]]) -> list[list[tuple[int, StagedRow]]]:
-    """Consecutive groups in which each record_id appears once, so that rows apply in file order."""
-    groups: list[list[tuple[int, StagedRow]]] = [[]]
-    seen: set[str] = set()
-    for item in rows:
-        record_id = item[1].row.record_id
-        if record_id in seen:
-            groups.append([])
-            seen.clear()
-        seen.add(record_id)
-        groups[-1].append(item)
-    return [g for g in groups if g]
+def _record_id(staged: StagedRow) -> str:
+    return staged.row.record_id
 
 
 class EligibilitySink:
@@ -86,7 +77,7 @@ class EligibilitySink:
         if not rows:
             return applied
         await repo.lock_insurer(conn, batch.insurer_number)
-        for group in split_unique(rows):
+        for group in split_unique(rows, key=_record_id):
             version_ids = await _apply_group(conn, batch=batch, group=group, applied=applied)
             counts = await linking.link_uploaded(conn, version_ids=version_ids, actor=f"batch:{batch.id}")
             applied.linked += counts.linked
