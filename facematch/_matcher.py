@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -39,9 +40,7 @@ class _Analysed:
 class FaceMatcher:
     """Compares the card's face photo with camera frames; holds no image or embedding between calls."""
 
-    def __init__(
-        self, settings: MatchSettings | None = None, *, engine: FaceEngine | None = None, **overrides: Any
-    ):
+    def __init__(self, settings: MatchSettings | None = None, *, engine: FaceEngine | None = None, **overrides: Any):
         """`overrides` are `MatchSettings` fields, e.g. `FaceMatcher(threshold=0.45, downscale_to=480)`."""
         self.settings = replace(settings or MatchSettings(), **overrides)
         self._engine = engine
@@ -163,25 +162,65 @@ class FaceMatcher:
         return float(np.linalg.norm(card_embedding - frame_embedding))
 
 
-class AsyncFaceMatcher:
-    """Runs a `FaceMatcher` in one worker thread, off the terminal's event loop (dlib releases the GIL)."""
+Worker = Literal["process", "thread"]
 
-    def __init__(self, matcher: FaceMatcher | None = None) -> None:
+
+class AsyncFaceMatcher:
+    """Runs matches in one worker, off the terminal's event loop.
+
+    The default worker is a process: dlib's detector releases the GIL but its encoder does not, so in a
+    thread the encoding (about 150-200 ms) would stall the event loop. "thread" suits tests and subclasses
+    of `FaceMatcher` (a process worker rebuilds a plain `FaceMatcher` from the settings).
+    """
+
+    def __init__(self, matcher: FaceMatcher | None = None, *, worker: Worker = "process") -> None:
         self.matcher = matcher or FaceMatcher()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facematch")
+        self.worker = worker
+        self._executor: Executor
+        if worker == "process":
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        else:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facematch")
 
     async def warm_up(self) -> None:
-        """Load the models in the worker now rather than at the first patient."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: self.matcher.engine)
+        """Start the worker and load the models now rather than at the first patient."""
+        loop = asyncio.get_running_loop()
+        if self.worker == "process":
+            await loop.run_in_executor(self._executor, _warm_worker, self.matcher.settings)
+        else:
+            await loop.run_in_executor(self._executor, lambda: self.matcher.engine)
 
     async def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
-        """`FaceMatcher.match` in the worker thread."""
+        """`FaceMatcher.match` in the worker."""
         loop = asyncio.get_running_loop()
+        if self.worker == "process":
+            settings = self.matcher.settings
+            return await loop.run_in_executor(self._executor, _match_in_worker, settings, card_photo, list(frames))
         return await loop.run_in_executor(self._executor, self.matcher.match, card_photo, frames)
 
     def close(self) -> None:
-        """Stop the worker thread."""
+        """Stop the worker."""
         self._executor.shutdown(wait=True)
+
+
+_worker_matchers: dict[MatchSettings, FaceMatcher] = {}
+
+
+def _worker_matcher(settings: MatchSettings) -> FaceMatcher:
+    """The worker process's matcher for `settings`, models loaded once per process."""
+    if settings not in _worker_matchers:
+        _worker_matchers[settings] = FaceMatcher(settings)
+        _ = _worker_matchers[settings].engine
+    return _worker_matchers[settings]
+
+
+def _warm_worker(settings: MatchSettings) -> None:
+    _worker_matcher(settings)
+
+
+def _match_in_worker(settings: MatchSettings, card_photo: bytes, frames: list[Image]) -> MatchDecision:
+    return _worker_matcher(settings).match(card_photo, frames)
 
 
 def _liveness_refusal(liveness: LivenessResult) -> Refusal:
@@ -227,9 +266,7 @@ def _empty() -> QualityReport:
 def _small_grey(frame: Image) -> NDArray[np.uint8]:
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     scale = _LIVENESS_SIDE / max(grey.shape)
-    return np.asarray(
-        cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8
-    )
+    return np.asarray(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def _ms_since(started: float) -> float:

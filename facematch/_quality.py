@@ -101,9 +101,7 @@ def face_crop(image: Image, landmarks: Points) -> NDArray[np.uint8]:
     if x1 - x0 < 4 or y1 - y0 < 4:
         return np.zeros((_CROP_SIDE, _CROP_SIDE), dtype=np.uint8)
     grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    return np.asarray(
-        cv2.resize(grey, (_CROP_SIDE, _CROP_SIDE), interpolation=cv2.INTER_AREA), dtype=np.uint8
-    )
+    return np.asarray(cv2.resize(grey, (_CROP_SIDE, _CROP_SIDE), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def sharpness(grey: NDArray[np.uint8]) -> float:
@@ -127,9 +125,7 @@ def head_pose(landmarks: Points, image_width: int, image_height: int) -> tuple[f
     """(yaw, pitch, roll) in degrees from six landmarks and a generic head; 0 is facing the camera."""
     image_points = landmarks[_MODEL_LANDMARKS].astype(np.float64)
     focal = float(max(image_width, image_height))
-    camera = np.array(
-        [[focal, 0, image_width / 2], [0, focal, image_height / 2], [0, 0, 1]], dtype=np.float64
-    )
+    camera = np.array([[focal, 0, image_width / 2], [0, focal, image_height / 2], [0, 0, 1]], dtype=np.float64)
     # Start from "facing the camera at the distance its size implies": without a guess the solver can land on
     # the mirrored solution (a roll of ~180°).
     eye_span = max(1.0, float(np.linalg.norm(image_points[3] - image_points[2])))

@@ -18,9 +18,7 @@ from ._decode import Image
 from ._engine import Points
 
 
-def camera_frame(
-    photo: Image, *, width: int = 640, height: int = 480, face_box: tuple[int, int, int, int]
-) -> Image:
+def camera_frame(photo: Image, *, width: int = 640, height: int = 480, face_box: tuple[int, int, int, int]) -> Image:
     """A width x height frame with the face of `photo` (box: left, top, right, bottom) near the centre."""
     left, top, right, bottom = face_box
     face = max(right - left, bottom - top)
@@ -50,12 +48,8 @@ def close_eyes(frame: Image, landmarks: Points, closure: float = 1.0) -> Image:
         mask |= _eye_mask(frame.shape[:2], eye, closure)
     closed = _u8(cv2.inpaint(frame, mask, 3, cv2.INPAINT_TELEA))
     for eye in (landmarks[36:42], landmarks[42:48]):
-        lid = np.array(
-            [eye[0], (eye[4] + eye[5]) / 2 * closure + (eye[1] + eye[2]) / 2 * (1 - closure), eye[3]]
-        )
-        curve = np.array(
-            [lid[0], (lid[0] + lid[1]) / 2 + (0, 1), lid[1] + (0, 1), (lid[1] + lid[2]) / 2, lid[2]]
-        )
+        lid = np.array([eye[0], (eye[4] + eye[5]) / 2 * closure + (eye[1] + eye[2]) / 2 * (1 - closure), eye[3]])
+        curve = np.array([lid[0], (lid[0] + lid[1]) / 2 + (0, 1), lid[1] + (0, 1), (lid[1] + lid[2]) / 2, lid[2]])
         cv2.polylines(closed, [curve.astype(np.int32)], False, (55, 40, 35), 1, cv2.LINE_AA)
     return closed
 
@@ -83,9 +77,7 @@ def turn_head(frame: Image, landmarks: Points, amount: float) -> Image:
     return _u8(cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
 
 
-def move_plane(
-    frame: Image, *, shift: tuple[float, float] = (0, 0), tilt: float = 0.0, scale: float = 1.0
-) -> Image:
+def move_plane(frame: Image, *, shift: tuple[float, float] = (0, 0), tilt: float = 0.0, scale: float = 1.0) -> Image:
     """The whole frame moved as one flat sheet (a photo or a screen): shift, zoom and a perspective tilt."""
     height, width = frame.shape[:2]
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)

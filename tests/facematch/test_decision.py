@@ -43,9 +43,7 @@ def test_distance_classification(distance: float, outcome: str, reason: Reason |
     assert [r.reason for r in refusals] == ([reason] if reason else [])
 
 
-def _decision(
-    outcome: str, *, camera_ok: bool = True, card_ok: bool = True, live: bool = True
-) -> MatchDecision:
+def _decision(outcome: str, *, camera_ok: bool = True, card_ok: bool = True, live: bool = True) -> MatchDecision:
     bad = (Refusal(Reason.BLURRY),)
     return MatchDecision(
         outcome=outcome,  # type: ignore[arg-type]
@@ -83,9 +81,7 @@ def test_same_person_matches(matcher: FaceMatcher, card_photo: bytes, live_frame
 
 
 @pytest.mark.face
-def test_different_person_does_not_match(
-    matcher: FaceMatcher, obama: Image, live_frames: list[Image]
-) -> None:
+def test_different_person_does_not_match(matcher: FaceMatcher, obama: Image, live_frames: list[Image]) -> None:
     decision = matcher.match(encode_image(obama, ".jp2"), live_frames)
     assert decision.outcome == "no_match" and decision.distance is not None and decision.distance > 0.55
     assert decision.refusals[0].reason == Reason.DIFFERENT_PERSON and decision.counts_as_failure
@@ -105,9 +101,7 @@ def test_corrupt_card_photo_falls_back() -> None:
 
 
 @pytest.mark.face
-def test_quality_refusal_tells_the_patient(
-    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
-) -> None:
+def test_quality_refusal_tells_the_patient(matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]) -> None:
     dark = [(frame * 0.22).astype(np.uint8) for frame in live_frames]
     decision = matcher.match(card_photo, dark)
     assert decision.outcome == "undecided" and not decision.counts_as_failure
@@ -115,9 +109,7 @@ def test_quality_refusal_tells_the_patient(
 
 
 @pytest.mark.face
-def test_borderline_distance_is_undecided(
-    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
-) -> None:
+def test_borderline_distance_is_undecided(matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]) -> None:
     genuine = matcher.match(card_photo, live_frames).distance
     assert genuine is not None
     strict = FaceMatcher(engine=matcher.engine, threshold=genuine - 0.01, undecided_margin=0.1)
@@ -126,9 +118,7 @@ def test_borderline_distance_is_undecided(
 
 
 @pytest.mark.face
-def test_no_image_or_embedding_is_kept(
-    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
-) -> None:
+def test_no_image_or_embedding_is_kept(matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]) -> None:
     decision = matcher.match(card_photo, live_frames)
     arrays = [value for value in vars(matcher).values() if isinstance(value, np.ndarray)]
     assert arrays == [] and not any(isinstance(v, np.ndarray | bytes) for v in _fields(decision))
@@ -150,7 +140,7 @@ def test_async_matcher_runs_off_the_event_loop(
             return super().match(card_photo, frames)  # type: ignore[arg-type]
 
     async def run() -> MatchDecision:
-        worker = AsyncFaceMatcher(Spy(engine=matcher.engine))
+        worker = AsyncFaceMatcher(Spy(engine=matcher.engine), worker="thread")
         try:
             return await worker.match(card_photo, live_frames)
         finally:
@@ -158,6 +148,23 @@ def test_async_matcher_runs_off_the_event_loop(
 
     assert asyncio.run(run()).outcome == "match"
     assert seen and seen[0].startswith("facematch") and seen[0] != threading.main_thread().name
+
+
+@pytest.mark.face
+def test_process_worker_gives_the_same_decision(
+    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
+) -> None:
+    async def run() -> MatchDecision:
+        worker = AsyncFaceMatcher(FaceMatcher(threshold=0.44))
+        try:
+            await worker.warm_up()
+            return await worker.match(card_photo, live_frames)
+        finally:
+            worker.close()
+
+    in_process = asyncio.run(run())
+    here = FaceMatcher(engine=matcher.engine, threshold=0.44).match(card_photo, live_frames)
+    assert (in_process.outcome, in_process.distance, in_process.threshold) == ("match", here.distance, 0.44)
 
 
 @pytest.mark.face

@@ -18,9 +18,7 @@ SETTINGS = LivenessSettings()
 def _face(eye_opening: float = 1.0, nose_shift: float = 0.0) -> Points:
     """68 landmarks of a schematic frontal face: eyes 60 px apart, opening scaled by `eye_opening`."""
     landmarks = np.zeros((68, 2))
-    landmarks[0:17] = [
-        (200 + 120 * np.cos(a), 240 + 110 * np.sin(a)) for a in np.linspace(np.pi, 0, 17)[::-1]
-    ]
+    landmarks[0:17] = [(200 + 120 * np.cos(a), 240 + 110 * np.sin(a)) for a in np.linspace(np.pi, 0, 17)[::-1]]
     landmarks[0:17, 1] = 240 + np.abs(landmarks[0:17, 1] - 240)
     landmarks[17:27] = [(150 + 11 * i, 180) for i in range(10)]
     landmarks[27:36] = [(200 + nose_shift, 190 + 10 * i) for i in range(9)]
@@ -98,9 +96,7 @@ def _liveness(matcher: FaceMatcher, card_photo: bytes, frames: list[Image]) -> d
 
 
 @pytest.mark.face
-def test_live_sequence_passes_every_check(
-    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
-) -> None:
+def test_live_sequence_passes_every_check(matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]) -> None:
     flags = _liveness(matcher, card_photo, live_frames)
     assert flags == {"frames": True, "frozen": True, "blink": True, "motion": True, "parallax": True}
 
@@ -112,9 +108,7 @@ def test_still_image_replayed_fails(matcher: FaceMatcher, card_photo: bytes, fra
 
 
 @pytest.mark.face
-def test_printed_photo_waved_fails_blink_and_parallax(
-    matcher: FaceMatcher, card_photo: bytes, frame: Image
-) -> None:
+def test_printed_photo_waved_fails_blink_and_parallax(matcher: FaceMatcher, card_photo: bytes, frame: Image) -> None:
     flags = _liveness(matcher, card_photo, synth.photo_attack(frame, np.random.default_rng(3)))
     assert flags["motion"] and not flags["blink"] and not flags["parallax"]
 
@@ -137,9 +131,7 @@ def test_too_few_frames_fails(matcher: FaceMatcher, card_photo: bytes, live_fram
 
 
 @pytest.mark.face
-def test_face_leaving_the_frame_mid_sequence(
-    matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]
-) -> None:
+def test_face_leaving_the_frame_mid_sequence(matcher: FaceMatcher, card_photo: bytes, live_frames: list[Image]) -> None:
     empty = np.ascontiguousarray(cv2.GaussianBlur(live_frames[0], (0, 0), 25))
     flags = _liveness(matcher, card_photo, [live_frames[0], empty, empty, empty, empty, live_frames[1]])
     assert flags["frames"] is False

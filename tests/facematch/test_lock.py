@@ -34,9 +34,7 @@ class ScriptedMatcher(FaceMatcher):
     def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
         outcome = self.outcomes[self.calls]
         self.calls += 1
-        camera = (
-            QualityReport((Refusal(Reason.FACE_TOO_SMALL),)) if outcome == "too_small" else QualityReport(())
-        )
+        camera = QualityReport((Refusal(Reason.FACE_TOO_SMALL),)) if outcome == "too_small" else QualityReport(())
         return MatchDecision(
             outcome="undecided" if outcome == "too_small" else outcome,  # type: ignore[arg-type]
             distance=0.3 if outcome == "match" else 0.8,
@@ -88,7 +86,7 @@ def test_async_verification_records_on_the_card() -> None:
     card = FaceCounter(b"photo", failures=9)
 
     async def run() -> None:
-        worker = AsyncFaceMatcher(ScriptedMatcher(["no_match"]))
+        worker = AsyncFaceMatcher(ScriptedMatcher(["no_match"]), worker="thread")
         try:
             await averify_card_holder(worker, card, [])
             with pytest.raises(FaceLockedError):

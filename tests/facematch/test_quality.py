@@ -78,11 +78,7 @@ def test_several_faces_says_where_they_are() -> None:
     boxes = [Box(10, 20, 110, 120, score=1.2), Box(300, 40, 400, 140, score=0.9)]
     box, refusals = select_face(boxes, QualitySettings())
     assert box is None and refusals[0].reason == Reason.SEVERAL_FACES
-    assert (
-        "2 faces" in refusals[0].detail
-        and "x=10..110" in refusals[0].detail
-        and "x=300..400" in refusals[0].detail
-    )
+    assert "2 faces" in refusals[0].detail and "x=10..110" in refusals[0].detail and "x=300..400" in refusals[0].detail
 
 
 def test_a_spurious_low_score_detection_is_ignored() -> None:
@@ -108,9 +104,7 @@ def test_exposure_measures_mean_and_clipped_share() -> None:
     assert clipped == pytest.approx(0.3) and mean == pytest.approx(0.7 * 128 + 0.3 * 255)
 
 
-@pytest.mark.parametrize(
-    ("yaw", "pitch", "roll"), [(0, 0, 0), (30, 0, 0), (0, -20, 0), (0, 0, 18), (15, 10, -8)]
-)
+@pytest.mark.parametrize(("yaw", "pitch", "roll"), [(0, 0, 0), (30, 0, 0), (0, -20, 0), (0, 0, 18), (15, 10, -8)])
 def test_head_pose_recovers_a_projected_head(yaw: float, pitch: float, roll: float) -> None:
     landmarks = _projected_landmarks(yaw, pitch + 13.0, roll)  # +13: the generic head's measured bias
     measured = head_pose(landmarks, 640, 480)
