@@ -113,6 +113,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.batches.routes import router as batches_router
     from service.core.health import router as health_router
     from service.linking.routes import router as linking_router
+    from service.records.routes import router as records_router
 
-    for router in (health_router, authority_router, batches_router, linking_router):
+    for router in (health_router, authority_router, batches_router, linking_router, records_router):
         app.include_router(router)

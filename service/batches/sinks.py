@@ -52,5 +52,8 @@ def sink_for(kind: str) -> Sink:
 
 def _load_builtin() -> None:
     from service.eligibility.service import EligibilitySink
+    from service.records.service import CheckupSink, MedicationSink
 
     register(EligibilitySink())
+    register(MedicationSink())
+    register(CheckupSink())
