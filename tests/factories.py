@@ -17,6 +17,7 @@ from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority
 from service.authority.schemas import IdentityAttributes
 from service.core.identifiers import insurer_check_digit
+from service.core.security import hash_token
 
 _counter = itertools.count(1)
 
@@ -164,3 +165,108 @@ async def upload_and_wait(
     response = await upload(client, insurer=insurer, body=body, **kw)
     assert response.status_code == 202, response.text
     return await wait_for_batch(client, insurer=insurer, batch_id=response.json()["batch_id"])
+
+
+MEDICATION_HEADER = (
+    "record_id,insurer_number,symbol,number,branch,dispensed_on,drug_code,drug_name,quantity,unit,days,facility_code"
+)
+CHECKUP_HEADER = (
+    "record_id,symbol,number,branch,examined_on,height_cm,weight_kg,bmi,waist_cm,systolic_bp,diastolic_bp,hba1c,"
+    "ldl,hdl,triglycerides,ast,alt,gamma_gtp"
+)
+
+
+async def make_claims_processor(conn: asyncpg.Connection, *, name: str = "テスト審査支払機関") -> dict[str, str]:
+    """A claims processor and its token ({"claims_processor_id", "token"})."""
+    created = await accounts.create_claims_processor(conn, name=name)
+    processor_id = await conn.fetchval(
+        "SELECT claims_processor_id::text FROM api_tokens WHERE token_hash = $1", hash_token(created["token"])
+    )
+    return {"claims_processor_id": processor_id, **created}
+
+
+def medication_row(**overrides: Any) -> dict[str, str]:
+    """A dispensed-medication row (as CSV strings)."""
+    row = {
+        "record_id": f"M{next(_counter):06d}",
+        "insurer_number": "06130017",
+        "symbol": "12",
+        "number": "345678",
+        "branch": "01",
+        "dispensed_on": "2024-05-01",
+        "drug_code": "2149039F1020",
+        "drug_name": "アムロジピン錠5mg",
+        "quantity": "1",
+        "unit": "錠",
+        "days": "28",
+        "facility_code": "1312345678",
+    }
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def checkup_row(**overrides: Any) -> dict[str, str]:
+    """A checkup row (as CSV strings); empty measures are not measured."""
+    row = dict.fromkeys(CHECKUP_HEADER.split(","), "")
+    row.update(
+        {
+            "record_id": f"K{next(_counter):06d}",
+            "symbol": "12",
+            "number": "345678",
+            "branch": "01",
+            "examined_on": "2024-06-01",
+            "height_cm": "170.2",
+            "weight_kg": "65.5",
+            "bmi": "22.6",
+            "systolic_bp": "128",
+            "diastolic_bp": "82",
+            "hba1c": "5.6",
+        }
+    )
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def medication_csv(rows: Sequence[dict[str, str]], *, header: str = MEDICATION_HEADER) -> bytes:
+    """A medication CSV body."""
+    return eligibility_csv(rows, header=header)
+
+
+def checkup_csv(rows: Sequence[dict[str, str]], *, header: str = CHECKUP_HEADER) -> bytes:
+    """A checkup CSV body."""
+    return eligibility_csv(rows, header=header)
+
+
+async def post_batch(
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    token: str,
+    body: bytes,
+    key: str | None = None,
+    content_type: str = "text/csv",
+) -> httpx.Response:
+    """POST a batch of any kind to `url`."""
+    headers = {**bearer(token), "Idempotency-Key": key or f"key-{next(_counter)}", "Content-Type": content_type}
+    return await client.post(url, content=body, headers=headers)
+
+
+async def wait_for_status(client: httpx.AsyncClient, *, url: str, token: str) -> dict[str, Any]:
+    """Poll a batch status URL until the batch is done or failed."""
+    import asyncio
+
+    for _ in range(600):
+        body: dict[str, Any] = (await client.get(url, headers=bearer(token))).json()
+        if body["status"] in {"done", "failed"}:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"batch at {url} did not finish: {body}")
+
+
+async def post_batch_and_wait(
+    client: httpx.AsyncClient, *, url: str, token: str, body: bytes, **kw: Any
+) -> dict[str, Any]:
+    """POST a batch and return its final status."""
+    response = await post_batch(client, url=url, token=token, body=body, **kw)
+    assert response.status_code == 202, response.text
+    return await wait_for_status(client, url=response.json()["status_url"], token=token)
