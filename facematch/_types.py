@@ -51,7 +51,10 @@ PATIENT_MESSAGES: dict[Reason, tuple[str, str]] = {
         "このカードでは顔認証できません。",
     ),
     Reason.NOT_ENOUGH_FRAMES: ("Look at the camera a little longer.", "もう少しカメラを見続けてください。"),
-    Reason.LIVENESS_FAILED: ("Look at the camera and blink.", "カメラを見て、まばたきしてください。"),
+    Reason.LIVENESS_FAILED: (
+        "Look at the camera, blink, and turn your head slightly.",
+        "カメラを見て、まばたきをし、顔を少し左右に動かしてください。",
+    ),
     Reason.BORDERLINE_DISTANCE: (
         "Please use your PIN or ask the staff.",
         "暗証番号または職員の確認をご利用ください。",
