@@ -146,9 +146,17 @@ class FaceMatcher:
 
     def _detect(self, image: Image, *, card: bool) -> list[Any]:
         if not card:
-            return self.engine.detect(image, longest_side=self.settings.downscale_to)
+            boxes = self.engine.detect(image, longest_side=self.settings.downscale_to)
+            if self._usable(boxes) or self.settings.downscale_to is None:
+                return boxes
+            # A face too small for the downscaled copy may still be found at full size: then the patient hears
+            # "move closer" rather than "look at the camera". Costs a second detection on faceless frames only.
+            return self.engine.detect(image, longest_side=None)
         boxes = self.engine.detect(image, longest_side=_CARD_SIDE)
         return boxes or self.engine.detect(image, longest_side=_CARD_SIDE, upsample=1)
+
+    def _usable(self, boxes: list[Any]) -> bool:
+        return any(box.score >= self.settings.camera_quality.min_detection_score for box in boxes)
 
     def _liveness(self, frames: Sequence[Image], analysed: list[_Analysed]) -> LivenessResult:
         landmarks = [item.landmarks if _single_face(item) else None for item in analysed]

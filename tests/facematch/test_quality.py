@@ -154,7 +154,7 @@ def test_two_people_are_refused(matcher: FaceMatcher, frame: Image, obama: Image
 def test_far_away_face_is_too_small(matcher: FaceMatcher, frame: Image) -> None:
     scene = np.full_like(frame, 90)
     scene[150:390, 200:520] = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA)
-    assert _check(FaceMatcher(engine=matcher.engine, downscale_to=None), scene) == [Reason.FACE_TOO_SMALL]
+    assert _check(matcher, scene) == [Reason.FACE_TOO_SMALL]
 
 
 @pytest.mark.face
