@@ -79,9 +79,7 @@ def main() -> None:
     steps: dict[str, Callable[[], object]] = {
         "load_certificate, new card": new_card(lambda: load_certificate(der)),
         "verify_issued_by, new card": new_card(lambda: verify_issued_by(next(for_ca_check), anchor)),
-        "verify_card_signature, new card": lambda: verify_card_signature(
-            next(for_signature), nonce, signature
-        ),
+        "verify_card_signature, new card": lambda: verify_card_signature(next(for_signature), nonce, signature),
         "verify_issued_by, seen before": lambda: verify_issued_by(certificate, anchor),
         "verify_card_signature, seen before": lambda: verify_card_signature(certificate, nonce, signature),
         "load + both checks, new card": new_card(full),

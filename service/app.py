@@ -111,9 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     from service.authority.routes import router as authority_router
     from service.batches.routes import router as batches_router
+    from service.consent.routes import router as consent_router
     from service.core.health import router as health_router
     from service.linking.routes import router as linking_router
     from service.records.routes import router as records_router
+    from service.verification.routes import router as verification_router
+    from service.viewer.routes import router as viewer_router
 
-    for router in (health_router, authority_router, batches_router, linking_router, records_router):
+    for router in (health_router, authority_router, batches_router, linking_router, records_router,
+                   verification_router, consent_router, viewer_router):
         app.include_router(router)

@@ -270,3 +270,99 @@ async def post_batch_and_wait(
     response = await post_batch(client, url=url, token=token, body=body, **kw)
     assert response.status_code == 202, response.text
     return await wait_for_status(client, url=response.json()["status_url"], token=token)
+
+
+# --- reception: terminals, cards, card proofs ------------------------------------------------------------------
+
+
+async def make_terminal(
+    conn: asyncpg.Connection, *, facility_code: str | None = None, type_: str = "clinic"
+) -> dict[str, str]:
+    """A terminal (and its facility unless given): {"terminal_id", "token", "facility_code"}."""
+    code = facility_code or await make_facility(conn, type_=type_)
+    return {**await accounts.create_terminal(conn, facility_code=code), "facility_code": code}
+
+
+async def make_card(
+    conn: asyncpg.Connection, authority: CertificateAuthority, directory: Any, *, pin: str = "1234", **overrides: Any
+) -> Any:
+    """A virtual card issued by the authority with the holder's attributes recorded; returns the VirtualCard."""
+    from pathlib import Path
+
+    from service import cards
+    from terminals.card import VirtualCard
+
+    path = Path(directory) / f"card-{next(_counter)}.json"
+    await cards.issue_card(
+        conn,
+        authority=authority,
+        out=path,
+        identity=identity(**overrides),
+        photo=(b"", "jp2"),
+        pin=pin,
+        pin_retry_limit=3,
+        actor="test",
+    )
+    return VirtualCard.load(path)
+
+
+async def holder_of(conn: asyncpg.Connection, card: Any) -> int:
+    """The holder id behind a card."""
+    value = await conn.fetchval("SELECT holder_id FROM certificates WHERE serial = $1", card.serial)
+    return int(value)
+
+
+async def card_proof(
+    client: httpx.AsyncClient, terminal: dict[str, str], card: Any, *, purpose: str, pin: str | None = None
+) -> dict[str, str]:
+    """A fresh challenge of this terminal, signed by the card: the contract's card proof."""
+    response = await client.post("/v1/challenges", json={"purpose": purpose}, headers=bearer(terminal["token"]))
+    assert response.status_code == 201, response.text
+    challenge = response.json()
+    signature = card.sign(base64.b64decode(challenge["nonce"]), pin=pin)
+    return {
+        "challenge_id": challenge["challenge_id"],
+        "certificate": b64(card.certificate_der),
+        "signature": b64(signature),
+    }
+
+
+async def verify_card(
+    client: httpx.AsyncClient,
+    terminal: dict[str, str],
+    card: Any,
+    *,
+    presence: dict[str, Any] | None = None,
+    as_of: str | None = None,
+) -> httpx.Response:
+    """A reception check with a fresh card proof."""
+    body: dict[str, Any] = {
+        **await card_proof(client, terminal, card, purpose="verify"),
+        "presence": presence or {"method": "pin"},
+    }
+    if as_of:
+        body["as_of"] = as_of
+    return await client.post("/v1/verifications", json=body, headers=bearer(terminal["token"]))
+
+
+async def linked_card(
+    client: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    authority: CertificateAuthority,
+    directory: Any,
+    *,
+    insurer: dict[str, str] | None = None,
+    row: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Any:
+    """A card whose holder is registered and linked to an uploaded record (the default identity)."""
+    from service.linking import service as linking
+
+    insurer = insurer or await make_insurer(conn)
+    status = await upload_and_wait(client, insurer=insurer, body=eligibility_csv([row or eligibility_row()]))
+    assert status["rows_accepted"] == 1, status
+    card = await make_card(conn, authority, directory, **overrides)
+    async with conn.transaction():
+        outcome = await linking.register(conn, holder_id=await holder_of(conn, card), serial=card.serial, actor="test")
+    assert outcome.status == "linked", outcome.status
+    return card

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from service.accounts import repository as repo
 from service.accounts.errors import InsurerNotFound
-from service.core.database import get_pool
+from service.core.database import DB
 from service.core.errors import Forbidden, Unauthorized
 from service.core.security import Principal, TokenKind, hash_token
 
@@ -21,9 +21,13 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request) -> Principal:
-    """Whoever the bearer token names; 401 when it is missing, unknown or revoked."""
-    row = await repo.find_token(get_pool(request), hash_token(_bearer(request)))
+async def authenticate(request: Request, conn: DB) -> Principal:
+    """Whoever the bearer token names; 401 when it is missing, unknown or revoked.
+
+    It reads through the request's own connection: taking a second one from the pool while holding the first
+    would deadlock the pool under load.
+    """
+    row = await repo.find_token(conn, hash_token(_bearer(request)))
     if row is None:
         raise Unauthorized("invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     kind: TokenKind = row.kind  # type: ignore[assignment]

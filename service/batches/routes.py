@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.batches import service
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
-from service.core.database import DB, get_pool
+from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
 
@@ -62,21 +63,21 @@ async def upload_eligibility(
 
 @router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))
 async def eligibility_batch_status(
-    insurer_number: str, batch_id: UUID, request: Request, insurer: InsurerAuth,
+    insurer_number: str, batch_id: UUID, conn: DB, insurer: InsurerAuth,
     errors_offset: Annotated[int, Query(ge=0)] = 0, errors_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a batch."""
     require_own_insurer(insurer, insurer_number)
-    return await batch_status(request, batch_id=batch_id, owner=f"insurer:{insurer_number}",
+    return await batch_status(conn, batch_id=batch_id, owner=f"insurer:{insurer_number}",
                               errors_offset=errors_offset, errors_limit=errors_limit)
 
 
 async def batch_status(
-    request: Request, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: asyncpg.Connection, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> BatchStatus:
     """The status body of any batch kind."""
     batch, errors = await service.status(
-        get_pool(request), batch_id=batch_id, owner=owner, errors_offset=errors_offset, errors_limit=errors_limit
+        conn, batch_id=batch_id, owner=owner, errors_offset=errors_offset, errors_limit=errors_limit
     )
     return BatchStatus(
         batch_id=str(batch.id), kind=batch.kind, status="queued" if batch.status == "receiving" else batch.status,

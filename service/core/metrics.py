@@ -30,3 +30,6 @@ link_decisions = Counter(
 certificate_actions = Counter(
     "onshi_certificate_actions_total", "Authority actions on certificates.", ("action",), registry=registry,
 )
+verifications = Counter(
+    "onshi_verifications_total", "Reception checks by result.", ("result",), registry=registry,
+)

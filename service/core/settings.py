@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     batch_rows_per_step: int = 2000
     batch_poll_seconds: float = 0.5
     run_batch_worker: bool = True
+    checkup_at_pharmacies: bool = False  # pharmacies may view checkups since 2020-11; the seed's default is no
     session_secret: str = DEV_SESSION_SECRET
     log_level: str = "INFO"
     log_json: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -28,11 +29,11 @@ def _claims_owner(principal: Principal) -> str:
 
 
 async def _status_of_kind(
-    request: Request, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: asyncpg.Connection, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> BatchStatus:
     """A batch's status; 404 when the caller's batch with this id is of another kind."""
     status = await batch_status(
-        request, batch_id=batch_id, owner=owner, errors_offset=errors_offset, errors_limit=errors_limit
+        conn, batch_id=batch_id, owner=owner, errors_offset=errors_offset, errors_limit=errors_limit
     )
     if status.kind != kind:
         raise BatchNotFound(f"no {kind} batch {batch_id}")
@@ -59,12 +60,12 @@ async def upload_checkups(
     responses=error_responses(401, 403, 404, 422),
 )
 async def checkup_batch_status(
-    insurer_number: str, batch_id: UUID, request: Request, insurer: InsurerAuth,
+    insurer_number: str, batch_id: UUID, conn: DB, insurer: InsurerAuth,
     errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a checkup batch."""
     require_own_insurer(insurer, insurer_number)
-    return await _status_of_kind(request, kind="checkup", batch_id=batch_id, owner=f"insurer:{insurer_number}",
+    return await _status_of_kind(conn, kind="checkup", batch_id=batch_id, owner=f"insurer:{insurer_number}",
                                  errors_offset=errors_offset, errors_limit=errors_limit)
 
 
@@ -80,9 +81,9 @@ async def upload_medications(request: Request, conn: DB, settings: SettingsDep, 
 
 @router.get("/claims/medication-batches/{batch_id}", tags=["claims"], responses=error_responses(401, 403, 404, 422))
 async def medication_batch_status(
-    batch_id: UUID, request: Request, claims: ClaimsAuth,
+    batch_id: UUID, conn: DB, claims: ClaimsAuth,
     errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a medication batch."""
-    return await _status_of_kind(request, kind="medication", batch_id=batch_id, owner=_claims_owner(claims),
+    return await _status_of_kind(conn, kind="medication", batch_id=batch_id, owner=_claims_owner(claims),
                                  errors_offset=errors_offset, errors_limit=errors_limit)

@@ -1,0 +1,1 @@
+"""The staff viewer: doctors, dentists and pharmacists see consented patients' medication and checkup history."""

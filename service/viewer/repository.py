@@ -1,0 +1,56 @@
+"""All SQL of the viewer: staff credentials, consented patients, the holder's insured numbers, the access log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+
+async def staff_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
+    """A staff member with facility details, for login."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT s.id::text AS staff_id, s.login, s.password_hash, s.role, s.facility_code, "
+        "  f.type AS facility_type, f.name AS facility_name "
+        "FROM staff s JOIN facilities f ON f.code = s.facility_code WHERE s.login = $1",
+        login,
+    )
+    return row
+
+
+async def live_consents(conn: asyncpg.Connection, *, facility_code: str, now: datetime) -> list[asyncpg.Record]:
+    """Consents live now at a facility, with the patient's name as the check showed it, newest first."""
+    return list(await conn.fetch(
+        "SELECT c.id, c.categories, c.given_at, c.expires_at, "
+        "  coalesce(r.name_kanji, h.name_kanji) AS name_kanji, coalesce(r.name_kana, h.name_kana) AS name_kana, "
+        "  h.birthdate "
+        "FROM consents c JOIN verifications v ON v.id = c.verification_id JOIN holders h ON h.id = c.holder_id "
+        "LEFT JOIN eligibility_records r ON r.id = v.record_version_id "
+        "WHERE c.facility_code = $1 AND c.withdrawn_at IS NULL AND c.given_at <= $2 AND c.expires_at > $2 "
+        "  AND cardinality(c.categories) > 0 "
+        "ORDER BY c.given_at DESC",
+        facility_code, now,
+    ))
+
+
+async def insured_numbers(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+    """Every individual insured number the holder's linked records carry (all insurers, all versions)."""
+    return list(await conn.fetch(
+        "SELECT DISTINCT r.insurer_number, r.symbol, r.number, r.branch FROM links l "
+        "JOIN eligibility_records r ON r.insurer_number = l.insurer_number AND r.record_id = l.record_id "
+        "WHERE l.holder_id = $1 AND l.unlinked_at IS NULL",
+        holder_id,
+    ))
+
+
+async def log_access(
+    conn: asyncpg.Connection, *, holder_id: int, consent_id: UUID, staff_id: str, facility_code: str, role: str,
+    category: str, at: datetime,
+) -> None:
+    """Record a view in the holder's access log."""
+    await conn.execute(
+        "INSERT INTO access_log (holder_id, consent_id, staff_id, facility_code, role, category, at) "
+        "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7)",
+        holder_id, consent_id, staff_id, facility_code, role, category, at,
+    )
