@@ -369,11 +369,13 @@ class VirtualCard:
         return self._contents.face_failures >= self._contents.face_lock_limit
 
     def sign(self, nonce: bytes, *, pin: str | None = None) -> bytes:
-        """Sign the raw nonce (RSA PKCS#1 v1.5, SHA-256), checking the PIN first if one is given."""
+        """Sign the raw nonce (RSA PKCS#1 v1.5, SHA-256), checking the PIN first if one is given.
+
+        Without a PIN (presence proven by face match or by staff's visual check) the card signs even when its
+        PIN is locked: the PIN lock stops PIN entry, and the fallback to face or visual check must always exist.
+        """
         if pin is not None:
             self._verify_pin(pin)
-        elif self.pin_locked:
-            raise CardLocked(_LOCKED_PIN)
         return self._contents.private_key.sign(nonce, padding.PKCS1v15(), hashes.SHA256())
 
     def record_face_result(self, *, matched: bool) -> None:

@@ -425,10 +425,10 @@ def test_locked_card_says_so_and_ends_with_the_paper_fallback(make_card: Callabl
     assert "あと2回" in result.screen and "あと1回" in result.screen
     assert "カードがロックされました" in result.screen and "市区町村の窓口" in result.screen
     assert any("目視確認に切り替えますか" in prompt for prompt in result.keys.prompts)
-    # The virtual card refuses every signature once its PIN is locked, so the staff check cannot help.
-    assert "このカードでは確認できません" in result.screen and PAPER in result.screen
-    assert result.code == 2 and card.pin_locked
-    assert service.posts("/v1/verifications") == []
+    # The PIN lock stops PIN entry only: the staff's visual check still lets the card sign.
+    assert card.pin_locked
+    assert [p["presence"]["method"] for p in service.posts("/v1/verifications")] == ["visual"]
+    assert result.code == 0 and PAPER not in result.screen
 
 
 def test_a_card_locked_before_the_visit_is_announced(make_card: Callable[..., VirtualCard]) -> None:
@@ -436,10 +436,11 @@ def test_a_card_locked_before_the_visit_is_announced(make_card: Callable[..., Vi
     for wrong in ("1111", "2222", "3333"):
         with pytest.raises((WrongPin, CardLocked)):
             card.sign(b"x", pin=wrong)
-    result = run(FakeService(), "--card", str(card.path), "--presence", "pin", keys=["2", "y"])
+    service = FakeService()
+    result = run(service, "--card", str(card.path), "--presence", "pin", keys=["2", "y"])
     assert "暗証番号がロックされています" in result.screen
     assert result.secret.prompts == []  # never asked for a PIN it could not check
-    assert "このカードでは確認できません" in result.screen and PAPER in result.screen
+    assert [p["presence"]["method"] for p in service.posts("/v1/verifications")] == ["visual"]
 
 
 # --- face ------------------------------------------------------------------------------------------------
