@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from service import cards
 from service.accounts import service as accounts
+from service.audit import service as audit
 from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
 from service.core.errors import OnshiError
@@ -68,6 +69,7 @@ def _card_parsers(sub: Any) -> None:
     p.add_argument("--pin-retry-limit", type=int, default=3, help="PIN failures before the card locks")
     p = sub.add_parser("renew-card", help="new key and certificate in the same card file")
     p.add_argument("--card", required=True, type=Path)
+    sub.add_parser("verify-audit", help="recompute every audit hash chain; report the first broken entry")
     for action in ("suspend", "release", "revoke"):
         p = sub.add_parser(f"{action}-card", help=f"{action} a certificate")
         p.add_argument("--serial", required=True)
@@ -123,11 +125,18 @@ def _status_change(action: str) -> Handler:
     return handler
 
 
+async def _verify_audit(conn: asyncpg.Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+    report = await audit.verify(conn)
+    return {"intact": report.intact, "entries": report.entries,
+            "breaks": [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks]}
+
+
 HANDLERS: dict[str, Handler] = {
     "create-facility": _facility, "create-terminal": _terminal, "create-staff": _staff,
     "create-insurer": _insurer, "create-operator": _operator, "create-claims-processor": _claims,
     "issue-card": _issue, "renew-card": _renew, "suspend-card": _status_change("suspend"),
     "release-card": _status_change("release"), "revoke-card": _status_change("revoke"),
+    "verify-audit": _verify_audit,
 }
 
 
@@ -157,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         return _fail("invalid_input", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return 1 if result.get("intact") is False else 0
 
 
 if __name__ == "__main__":
