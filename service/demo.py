@@ -46,13 +46,30 @@ JOB_CHANGE_CSV = """record_id,action,symbol,number,branch,holder_kind,name_kanji
 B-7001,upsert,かな,1001,01,1,佐藤花子,サトウ ハナコ,1992-11-23,2,新宿区西新宿2-8-1,1600023,2026-04-01,,30,
 """
 
+MEDICATION_CSV = """record_id,insurer_number,symbol,number,branch,dispensed_on,drug_code,drug_name,quantity,unit,days,facility_code
+RX-1001,06130017,12,345678,01,2026-09-12,2149039F1020,アムロジピン錠5mg,1,錠,28,1340000002
+RX-1002,06130017,12,345678,01,2026-09-12,3969010F1024,メトホルミン塩酸塩錠250mg,2,錠,28,1340000002
+RX-1003,06130017,12,345678,01,2026-06-10,2149039F1020,アムロジピン錠5mg,1,錠,28,1340000002
+RX-1004,06130017,12,345678,01,2025-12-02,1149019F1560,ロキソプロフェンナトリウム錠60mg,3,錠,5,1340000002
+RX-2001,06130017,12,456789,01,2025-11-20,4490023F1025,フェキソフェナジン塩酸塩錠60mg,2,錠,14,1340000002
+"""
+CHECKUP_CSV = """record_id,symbol,number,branch,examined_on,height_cm,weight_kg,bmi,waist_cm,systolic_bp,diastolic_bp,hba1c,ldl,hdl,triglycerides,ast,alt,gamma_gtp
+KS-2022,12,345678,01,2022-06-15,170.1,71.0,24.5,86.0,132,84,5.9,138,52,150,24,28,45
+KS-2023,12,345678,01,2023-06-14,170.0,72.4,25.1,88.0,136,86,6.1,142,50,162,26,31,52
+KS-2024,12,345678,01,2024-06-12,170.2,73.9,25.5,90.5,141,88,6.4,151,48,178,29,35,61
+KS-2025,12,345678,01,2025-06-11,170.0,72.8,25.2,89.0,138,85,6.3,146,49,170,27,33,58
+"""
+
 
 async def _body(text: str) -> AsyncIterator[bytes]:
     yield text.encode()
 
 
-async def _upload(conn: asyncpg.Connection, *, insurer: str, csv_text: str, key: str) -> None:
-    upload = batches.Upload(kind="eligibility", owner=f"insurer:{insurer}", insurer_number=insurer,
+async def _upload(
+    conn: asyncpg.Connection, *, insurer: str | None, csv_text: str, key: str, kind: str = "eligibility",
+    owner: str | None = None,
+) -> None:
+    upload = batches.Upload(kind=kind, owner=owner or f"insurer:{insurer}", insurer_number=insurer,
                             idempotency_key=key, content_type="text/csv", content_length=None)
     await batches.receive(conn, upload=upload, body=_body(csv_text), max_bytes=1 << 20, chunk_bytes=1 << 20)
 
@@ -112,6 +129,10 @@ async def seed(settings: Settings) -> dict[str, Any]:
     async with connection(settings) as conn:
         await _register(conn, out["cards"])
         await _upload(conn, insurer=INSURER_B, csv_text=JOB_CHANGE_CSV, key="demo-job-change-1")
+        await _upload(conn, insurer=INSURER_A, csv_text=CHECKUP_CSV, key="demo-checkups-1", kind="checkup")
+        claims_id = await conn.fetchval("SELECT claims_processor_id::text FROM api_tokens WHERE kind = 'claims'")
+        await _upload(conn, insurer=None, csv_text=MEDICATION_CSV, key="demo-medication-1", kind="medication",
+                      owner=f"claims:{claims_id}")
     await _process_batches(settings)
     demo_dir.mkdir(parents=True, exist_ok=True)
     credentials.write_text(json.dumps(out, ensure_ascii=False, indent=2))
