@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import unicodedata
 from datetime import date
 from typing import Literal
@@ -11,14 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.core.identifiers import contains_my_number
-
-
-def decode_base64(value: str, *, what: str) -> bytes:
-    """Strict base64 (standard alphabet), with a clear error."""
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{what} must be base64") from None
+from service.core.types import Base64Text
 
 
 class IdentityAttributes(BaseModel):
@@ -50,17 +42,11 @@ class IdentityAttributes(BaseModel):
 class HolderIn(IdentityAttributes):
     """POST /v1/authority/holders."""
 
-    certificate: str = Field(description="base64 DER of the issued user certificate")
-
-    @field_validator("certificate")
-    @classmethod
-    def _base64(cls, value: str) -> str:
-        decode_base64(value, what="certificate")
-        return value
+    certificate: Base64Text = Field(description="base64 DER of the issued user certificate")
 
     def certificate_der(self) -> bytes:
         """The certificate bytes."""
-        return decode_base64(self.certificate, what="certificate")
+        return base64.b64decode(self.certificate)
 
 
 class HolderOut(BaseModel):
@@ -95,17 +81,11 @@ class RenewalIn(BaseModel):
     """POST /v1/authority/renewals."""
 
     old_serial: str = Field(pattern=r"^[1-9][0-9]{0,59}$")
-    certificate: str
-
-    @field_validator("certificate")
-    @classmethod
-    def _base64(cls, value: str) -> str:
-        decode_base64(value, what="certificate")
-        return value
+    certificate: Base64Text
 
     def certificate_der(self) -> bytes:
         """The new certificate's bytes."""
-        return decode_base64(self.certificate, what="certificate")
+        return base64.b64decode(self.certificate)
 
 
 class RenewalOut(BaseModel):

@@ -1,0 +1,21 @@
+"""Shared field types of request models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+def _strict_base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (standard alphabet, padded)") from None
+    return value
+
+
+Base64Text = Annotated[str, AfterValidator(_strict_base64)]
+"""A string that is valid standard base64 (decoded by the model's own accessor)."""
