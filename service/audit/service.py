@@ -88,6 +88,6 @@ async def _verify_shard(conn: asyncpg.Connection, shard: int, head_seq: int, hea
             if _entry_hash(prev, row["entry"]) != bytes(row["entry_hash"]):
                 return counted, Break(shard, row["seq"], "content does not match its hash (modified)")
             prev, seq = bytes(row["entry_hash"]), row["seq"]
-    if (seq, prev) != (head_seq, head if head_seq else repo.GENESIS):
+    if (seq, prev) != (head_seq, head):
         return counted, Break(shard, seq + 1, "entries after this point are missing (head is further)")
     return counted, None

@@ -128,7 +128,7 @@ async def _store_chunks(
             del pending[:chunk_bytes]
             seq += 1
     counter.close()
-    if counter.size == 0 or (not pending.strip() and seq == 0):
+    if seq == 0 and not pending.strip():  # nothing but whitespace arrived
         raise EmptyBody("the body is empty: send a header line and rows")
     if pending:
         await repo.insert_chunk(conn, batch_id=batch_id, seq=seq, data=bytes(pending))
