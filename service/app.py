@@ -116,8 +116,9 @@ def _include_routers(app: FastAPI) -> None:
     from service.linking.routes import router as linking_router
     from service.records.routes import router as records_router
     from service.verification.routes import router as verification_router
+    from service.viewer.pages import router as viewer_pages
     from service.viewer.routes import router as viewer_router
 
     for router in (health_router, authority_router, batches_router, linking_router, records_router,
-                   verification_router, consent_router, viewer_router):
+                   verification_router, consent_router, viewer_router, viewer_pages):
         app.include_router(router)

@@ -366,3 +366,109 @@ async def linked_card(
         outcome = await linking.register(conn, holder_id=await holder_of(conn, card), serial=card.serial, actor="test")
     assert outcome.status == "linked", outcome.status
     return card
+
+
+# --- staff viewer: staff, named facilities, a consented patient with records (viewer pages, browser) ---------
+
+STAFF_PASSWORD = "correct horse battery staple"
+FACILITY_NAMES = {"clinic": "やまだ内科クリニック", "hospital": "中央総合病院", "dental": "さくら歯科医院",
+                  "pharmacy": "ひかり調剤薬局"}
+
+
+async def make_named_facility(conn: asyncpg.Connection, *, type_: str = "pharmacy", name: str | None = None) -> str:
+    """A facility with a name that reads like one (the viewer shows it); returns its code."""
+    code = f"13{next(_counter):08d}"
+    await accounts.create_facility(conn, code=code, name=name or FACILITY_NAMES[type_], type_=type_)
+    return code
+
+
+async def make_staff(
+    conn: asyncpg.Connection, *, facility_code: str, role: str = "pharmacist", login: str | None = None,
+    password: str = STAFF_PASSWORD,
+) -> dict[str, str]:
+    """A staff member who can log in: {"staff_id", "login", "password", "role", "facility_code"}."""
+    chosen = login or f"{role}-{next(_counter)}"
+    created = await accounts.create_staff(conn, facility_code=facility_code, role=role, login=chosen,
+                                          password=password)
+    return {**created, "login": chosen, "password": password, "role": role, "facility_code": facility_code}
+
+
+def days_ago(days: int) -> str:
+    """A date `days` before today in Japan (the service's clock), as YYYY-MM-DD."""
+    from datetime import timedelta
+
+    from service.core.clock import clock
+
+    return (clock.today_jst() - timedelta(days=days)).isoformat()
+
+
+def recent_medications(insurer_number: str) -> list[dict[str, str]]:
+    """Dispensed drugs of the default insured person: three within 3 years, one older (never shown)."""
+    return [
+        medication_row(insurer_number=insurer_number, dispensed_on=days_ago(14), drug_name="アムロジピン錠5mg",
+                       quantity="1", unit="錠", days="28"),
+        medication_row(insurer_number=insurer_number, dispensed_on=days_ago(120), drug_code="3962002F1030",
+                       drug_name="メトホルミン塩酸塩錠250mg", quantity="2", unit="錠", days="28"),
+        medication_row(insurer_number=insurer_number, dispensed_on=days_ago(400), drug_code="1149019F1560",
+                       drug_name="ロキソプロフェンナトリウム錠60mg", quantity="3", unit="錠", days=""),
+        medication_row(insurer_number=insurer_number, dispensed_on=days_ago(4 * 366), drug_name="四年前の錠10mg"),
+    ]
+
+
+def recent_checkups() -> list[dict[str, str]]:
+    """Yearly checkups of the default insured person: three within 5 years, one older (never shown)."""
+    return [
+        checkup_row(examined_on=days_ago(60), hba1c="6.3", systolic_bp="138", diastolic_bp="88", ldl="142"),
+        checkup_row(examined_on=days_ago(425), hba1c="6.0", systolic_bp="132", diastolic_bp="84"),
+        checkup_row(examined_on=days_ago(790), hba1c="5.7", systolic_bp="126", diastolic_bp="80"),
+        checkup_row(examined_on=days_ago(6 * 366), hba1c="5.1", systolic_bp="118", diastolic_bp="76"),
+    ]
+
+
+async def upload_records(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, *, insurer: dict[str, str],
+    medications: Sequence[dict[str, str]], checkups: Sequence[dict[str, str]],
+) -> None:
+    """Medication records (from a claims processor) and checkup results (from the insurer), through the API."""
+    if medications:
+        claims = await make_claims_processor(conn)
+        status = await post_batch_and_wait(client, url="/v1/claims/medication-batches", token=claims["token"],
+                                           body=medication_csv(medications))
+        assert status["rows_accepted"] == len(medications), status
+    if checkups:
+        status = await post_batch_and_wait(client, url=f"/v1/insurers/{insurer['insurer_number']}/checkup-batches",
+                                           token=insurer["token"], body=checkup_csv(checkups))
+        assert status["rows_accepted"] == len(checkups), status
+
+
+async def give_consent(
+    client: httpx.AsyncClient, terminal: dict[str, str], card: Any, *, categories: Sequence[str]
+) -> dict[str, Any]:
+    """The patient checks in with the card at the terminal and consents: the consent's JSON."""
+    verification = await verify_card(client, terminal, card)
+    assert verification.json()["viewing_allowed"] is True, verification.text
+    consent = await client.post("/v1/consents", headers=bearer(terminal["token"]), json={
+        "verification_id": verification.json()["verification_id"], "categories": list(categories)})
+    assert consent.status_code == 201, consent.text
+    body: dict[str, Any] = consent.json()
+    return body
+
+
+async def consented_patient(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, authority: CertificateAuthority, directory: Any, *,
+    facility_type: str = "pharmacy", categories: Sequence[str] = ("medication", "checkup"),
+    with_records: bool = True,
+) -> dict[str, Any]:
+    """山田太郎, linked, with records, checked in and consenting at a new facility of `facility_type`.
+
+    Returns {"consent_id", "facility_code", "terminal", "card", "insurer"}.
+    """
+    insurer = await make_insurer(conn)
+    card = await linked_card(client, conn, authority, directory, insurer=insurer)
+    if with_records:
+        await upload_records(client, conn, insurer=insurer, medications=recent_medications(insurer["insurer_number"]),
+                             checkups=recent_checkups())
+    terminal = await make_terminal(conn, facility_code=await make_named_facility(conn, type_=facility_type))
+    consent = await give_consent(client, terminal, card, categories=categories)
+    return {"consent_id": consent["consent_id"], "facility_code": terminal["facility_code"], "terminal": terminal,
+            "card": card, "insurer": insurer}

@@ -1,0 +1,153 @@
+"""The viewer pages in a real browser (Debian's Chromium through Playwright), JavaScript off, against a live server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.authority.ca import CertificateAuthority
+from tests.factories import (
+    consented_patient,
+    give_consent,
+    make_named_facility,
+    make_staff,
+    make_terminal,
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOWN_DRUGS = ["アムロジピン錠5mg", "メトホルミン塩酸塩錠250mg", "ロキソプロフェンナトリウム錠60mg"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium (never a downloaded one): a missing binary fails the test, it is not skipped."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium and fonts-noto-cjk "
+                    "(python dev.py test installs them; or: apt-get install -y chromium fonts-noto-cjk)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Any]:
+    """Headless Chromium driven by Playwright."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def live(live_url: str, app: FastAPI, conn: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to the live server, for setting data up through the real service (after a clean state)."""
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def authority(app: FastAPI) -> CertificateAuthority:
+    ca: CertificateAuthority = app.state.authority
+    return ca
+
+
+async def _log_in(browser: Any, live_url: str, staff: dict[str, str], console: list[str] | None = None) -> Any:
+    """A fresh browser profile (JavaScript off), logged in through the form: the page, on /viewer/."""
+    context = await browser.new_context(java_script_enabled=False, locale="ja-JP",
+                                        viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    if console is not None:
+        page.on("console", lambda message: console.append(message.text))
+    await page.goto(f"{live_url}/viewer/")
+    assert page.url == f"{live_url}/viewer/login"  # no session: the login form
+    await page.get_by_label("ログインID").fill(staff["login"])
+    await page.get_by_label("パスワード").fill(staff["password"])
+    await page.get_by_role("button", name="ログイン").click()
+    await page.wait_for_url(f"{live_url}/viewer/")
+    return page
+
+
+async def _styled(page: Any) -> bool:
+    """The app's stylesheet applied (CSP style-src 'self' lets it in): the header bar is the brand's blue."""
+    colour = await page.locator("header.site").evaluate("e => getComputedStyle(e).backgroundColor")
+    return bool(colour == "rgb(22, 62, 108)")
+
+
+async def test_pharmacist_and_doctor_see_their_consented_patients_records(
+    browser: Any, live: httpx.AsyncClient, live_url: str, conn: asyncpg.Connection,
+    authority: CertificateAuthority, tmp_path: Path,
+) -> None:
+    given = await consented_patient(live, conn, authority, tmp_path, facility_type="pharmacy")
+    clinic = await make_terminal(conn, facility_code=await make_named_facility(conn, type_="clinic"))
+    at_clinic = await give_consent(live, clinic, given["card"], categories=["medication", "checkup"])
+
+    console: list[str] = []
+    page = await _log_in(browser, live_url, await make_staff(conn, facility_code=given["facility_code"]), console)
+    header = await page.locator("header.site").inner_text()
+    assert "ひかり調剤薬局" in header and "薬剤師" in header
+    row = page.get_by_role("row", name=re.compile("山田太郎"))
+    assert "ヤマダ タロウ" in await row.inner_text() and "1980年4月1日" in await row.inner_text()
+    await page.get_by_role("link", name="山田太郎").click()
+    await page.wait_for_url(f"{live_url}/viewer/consents/{given['consent_id']}")
+    assert await page.locator("table.medications td.drug").all_inner_texts() == SHOWN_DRUGS
+    assert "薬局の薬剤師は特定健診情報を閲覧できません" in await page.locator("main").inner_text()
+    assert await page.locator("svg").count() == 0
+    await page.get_by_role("button", name="ログアウト").click()
+    await page.wait_for_url(f"{live_url}/viewer/login")
+
+    doctor = await make_staff(conn, facility_code=clinic["facility_code"], role="doctor")
+    page = await _log_in(browser, live_url, doctor, console)
+    await page.get_by_role("link", name="山田太郎").click()
+    await page.wait_for_url(f"{live_url}/viewer/consents/{at_clinic['consent_id']}")
+    assert await page.locator("table.medications td.drug").all_inner_texts() == SHOWN_DRUGS
+    table = await page.locator("table.checkups").inner_text()
+    assert "HbA1c" in table and "6.3" in table and "収縮期血圧" in table and "mmHg" in table
+    assert await page.get_by_role("img", name=re.compile("HbA1c の推移")).is_visible()
+    assert await page.get_by_role("img", name=re.compile("血圧の推移")).is_visible()
+    assert await page.locator("g.series-hba1c circle.point").count() == 3
+    assert await page.locator("g.series-systolic_bp circle.point").count() == 3
+    assert await _styled(page)
+    assert not [text for text in console if "Content Security Policy" in text]
+    shot = tmp_path / "doctor-patient-page.png"
+    await page.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 20_000
+
+
+async def test_reception_and_another_facility_see_no_patient(
+    browser: Any, live: httpx.AsyncClient, live_url: str, conn: asyncpg.Connection,
+    authority: CertificateAuthority, tmp_path: Path,
+) -> None:
+    given = await consented_patient(live, conn, authority, tmp_path, facility_type="pharmacy")
+    patient_url = f"{live_url}/viewer/consents/{given['consent_id']}"
+
+    page = await _log_in(browser, live_url, await make_staff(conn, facility_code=given["facility_code"],
+                                                             role="reception"))
+    main = await page.locator("main").inner_text()
+    assert "受付の方は薬剤情報・健診情報を閲覧できません" in main and "山田" not in main
+    response = await page.goto(patient_url)
+    assert response.status == 403 and "山田" not in await page.locator("body").inner_text()
+    assert await _styled(page)
+
+    elsewhere = await make_named_facility(conn, type_="pharmacy", name="みどり薬局")
+    page = await _log_in(browser, live_url, await make_staff(conn, facility_code=elsewhere))
+    main = await page.locator("main").inner_text()
+    assert "現在、閲覧に同意している患者さんはいません" in main and "山田" not in main
+    response = await page.goto(patient_url)
+    assert response.status == 404
+    body = await page.locator("body").inner_text()
+    assert "患者さんが見つかりません" in body and "山田" not in body and "アムロジピン" not in body
+    await page.screenshot(path=str(tmp_path / "another-facility-404.png"))
