@@ -62,7 +62,7 @@ async def end(redis: Redis, token: str | None) -> None:
 
 def check_csrf(session: StaffSession, supplied: str | None) -> None:
     """State-changing requests carry the session's CSRF token (header or form field)."""
-    if not supplied or not hmac.compare_digest(supplied, session.csrf_token):
+    if not supplied or not hmac.compare_digest(supplied.encode(), session.csrf_token.encode()):
         raise Forbidden("missing or wrong CSRF token")
 
 

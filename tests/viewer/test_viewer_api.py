@@ -215,3 +215,10 @@ async def test_reception_sees_eligibility_only(
         response = await session.get(f"/v1/viewer/consents/{given['consent_id']}/{path}")
         assert (response.status_code, response.json()["error"]) == (403, "role_cannot_view")
     assert await conn.fetchval("SELECT count(*) FROM access_log") == 0  # refused views are not views
+
+
+async def test_a_non_ascii_csrf_token_is_refused_not_a_crash(conn: asyncpg.Connection, staff_session: Any) -> None:
+    terminal = await make_terminal(conn, type_="pharmacy")
+    session = await staff_session(terminal["facility_code"], "pharmacist")
+    response = await session.post("/v1/staff/logout", headers={"X-CSRF-Token": "トークン".encode()})
+    assert (response.status_code, response.json()["error"]) == (403, "forbidden")
