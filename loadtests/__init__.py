@@ -1,0 +1,1 @@
+"""Load tests (locust): scenarios, their env-driven configuration, and the fixture that seeds them."""
