@@ -19,4 +19,9 @@ def get_redis(request: Request) -> Redis:
     return client
 
 
-RedisDep = Annotated[Redis, Depends(get_redis)]
+async def _redis_dependency(request: Request) -> Redis:
+    """get_redis as a dependency: async, because FastAPI runs a plain `def` dependency in its thread pool."""
+    return get_redis(request)
+
+
+RedisDep = Annotated[Redis, Depends(_redis_dependency)]
