@@ -14,6 +14,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, between, constant_throughput, task
 
 from loadtests.config import config
@@ -67,6 +68,9 @@ class ReceptionTerminal(FastHttpUser):
         self.terminal = terminals[next(_next_terminal) % len(terminals)]
         self.headers = {"Authorization": f"Bearer {self.terminal.token}"}
         self.rng = random.Random()
+        if config.pace:
+            # Terminals spawned together would otherwise stay in phase and hit the service in bursts.
+            gevent.sleep(self.rng.uniform(0, 1 / config.pace))
 
     @task
     def patient(self) -> None:
