@@ -2,7 +2,8 @@
 
 Starts PostgreSQL and Redis embedded in a temporary directory (or uses DATABASE_URL / REDIS_URL), seeds the
 load-test fixture through the service code, then for each worker count starts the service with uvicorn on
-127.0.0.1 and runs the locust scenarios (loadtests/) headless for a bounded time, in two modes:
+127.0.0.1 and runs the locust scenarios (loadtests/) headless for a bounded time (after an unmeasured warm-up,
+so that connection pools and certificate caches are filled as in a service that has been up), in two modes:
 
   paced   the target rate (default 500 verifications/s) spread over many terminals at constant throughput:
           are the latencies within budget at that rate?
@@ -194,9 +195,8 @@ def modes(args: argparse.Namespace) -> list[Mode]:
     return [known[name] for name in args.modes.split(",")]
 
 
-def run_locust(*, mode: Mode, url: str, fixture: Path, out: Path, duration: int, markers: tuple[str | None, str | None],
-               service_pid: int, env: dict[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, float], str]:
-    """One bounded locust run; returns its stats rows by name, the CPU per group, and its failure summary."""
+def _start_locust(*, mode: Mode, url: str, fixture: Path, out: Path, duration: int,
+                  env: dict[str, str]) -> subprocess.Popen[bytes]:
     users = mode.users + 1  # + the insurer (fixed_count 1)
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
                "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--stop-timeout", "5", "--reset-stats",
@@ -204,9 +204,24 @@ def run_locust(*, mode: Mode, url: str, fixture: Path, out: Path, duration: int,
     run_env = {**env, **mode.env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(fixture),
                "ONSHI_LOADTEST_INSURERS": "1", "ONSHI_LOADTEST_BATCH_WAIT_MIN": "5",
                "ONSHI_LOADTEST_BATCH_WAIT_MAX": "10"}
-    log = out.with_suffix(".log").open("wb")
-    generator = subprocess.Popen(command, cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+    with out.with_suffix(".log").open("wb") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def warm_up(*, mode: Mode, url: str, fixture: Path, out: Path, seconds: int, env: dict[str, str]) -> None:
+    """An unmeasured run first: the pools grow to size and the caches fill, as in a service that has been up."""
+    generator = _start_locust(mode=mode, url=url, fixture=fixture, out=out, duration=seconds, env=env)
+    try:
+        generator.wait(timeout=seconds + 60)
+    finally:
+        stop(generator)
+
+
+def run_locust(*, mode: Mode, url: str, fixture: Path, out: Path, duration: int, markers: tuple[str | None, str | None],
+               service_pid: int, env: dict[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, float], str]:
+    """One bounded locust run; returns its stats rows by name, the CPU per group, and its failure summary."""
+    generator = _start_locust(mode=mode, url=url, fixture=fixture, out=out, duration=duration, env=env)
     try:
         sampler = CpuGroups(service=service_pid, generator=generator.pid, postgres_marker=markers[0],
                             redis_marker=markers[1])
@@ -217,7 +232,6 @@ def run_locust(*, mode: Mode, url: str, fixture: Path, out: Path, duration: int,
         generator.wait(timeout=duration + 60)
     finally:
         stop(generator)
-        log.close()
     with Path(f"{out}_stats.csv").open(newline="") as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     return rows, cores(before, after, t1 - t0), _failures(Path(f"{out}_failures.csv"))
@@ -267,11 +281,12 @@ def main() -> None:
     parser.add_argument("--max-users", type=int, default=64, help="terminals in the max mode")
     parser.add_argument("--cards", type=int, default=500)
     parser.add_argument("--terminals", type=int, default=50)
+    parser.add_argument("--warm-up", type=int, default=8, help="seconds of unmeasured load before each run (0: no)")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="wait up to this many seconds for other jobs to leave the CPUs before each run (0: no)")
     args = parser.parse_args()
-    if not 5 <= args.duration <= 60:
-        parser.error("--duration must be between 5 and 60 seconds")
+    if not 5 <= args.duration <= 60 or not 0 <= args.warm_up <= 30:
+        parser.error("--duration must be between 5 and 60 seconds, --warm-up between 0 and 30")
     configure_logging(level="WARNING")
     with tempfile.TemporaryDirectory(prefix="onshi-bench-verify-") as tmp:
         run(args, Path(tmp))
@@ -302,6 +317,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
             for mode in modes(args):
                 if args.quiet_wait and not wait_until_quiet(args.quiet_wait):
                     print(f"(the machine is busy with other work after {args.quiet_wait:.0f} s: see 'other')")
+                if args.warm_up:
+                    warm_up(mode=mode, url=f"http://127.0.0.1:{port}", fixture=fixture_path,
+                            out=data_dir / f"w{workers}-{mode.name}-warm-up", seconds=args.warm_up, env=env)
                 rows, used, failures = run_locust(
                     mode=mode, url=f"http://127.0.0.1:{port}", fixture=fixture_path,
                     out=data_dir / f"w{workers}-{mode.name}", duration=args.duration, markers=markers,
