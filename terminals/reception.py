@@ -1252,7 +1252,7 @@ class Visit:
 
     def _after_lock(self, presence: Presence, allow_visual: bool) -> Presence | None:
         if presence.method != "pin":
-            # Locked without a PIN being typed: the card refuses every signature, whatever the method.
+            # A card that refuses to sign even for a face or visual check (a stricter card than ours): stop.
             self.console.say(Msg.CARD_UNUSABLE)
             return None
         self.console.say(Msg.PIN_LOCKED)
