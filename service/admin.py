@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run(args, settings))
     except OnshiError as exc:
         return _fail(exc.code, exc.detail)
+    except OSError as exc:  # a card or photo file that cannot be read or written
+        return _fail("file_error", f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
     except ValidationError as exc:
         return _fail("invalid_input", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     print(json.dumps(result, ensure_ascii=False))

@@ -94,3 +94,12 @@ async def test_verify_audit_reports_the_first_broken_entry(settings: Settings, c
     broken = admin(settings, "verify-audit", expect=1)
     assert broken["intact"] is False
     assert [(b["seq"], "modified" in b["problem"]) for b in broken["breaks"]] == [(2, True)]
+
+
+@pytest.mark.usefixtures("clean")
+def test_a_missing_photo_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    missing = admin(settings, "issue-card", "--out", str(tmp_path / "c.json"), "--name-kanji", "山田 太郎",
+                    "--name-kana", "ヤマダ タロウ", "--birthdate", "1980-04-01", "--sex", "1", "--address", "東京都",
+                    "--photo", str(tmp_path / "nope.png"), expect=2)
+    assert missing["error"] == "file_error"
+    assert "nope.png" in missing["detail"]

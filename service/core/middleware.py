@@ -12,6 +12,8 @@ from service.core import metrics
 from service.core.logging import request_id_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_JSON_BYTES = 1024 * 1024  # card proofs, consents, logins: small. Batch uploads have their own, larger limit.
+_TOO_LARGE = b'{"error":"payload_too_large","detail":"the body is larger than 1 MiB"}'
 
 
 class RequestContextMiddleware:
@@ -25,6 +27,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        if _declared_length(scope) > MAX_JSON_BYTES and not scope.get("path", "").endswith("-batches"):
+            await _refuse_too_large(send, request_id)
+            return
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -51,6 +56,21 @@ def _incoming_request_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _SAFE_REQUEST_ID.match(text) else None
     return None
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _refuse_too_large(send: Send, request_id: str) -> None:
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(_TOO_LARGE)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]})
+    await send({"type": "http.response.body", "body": _TOO_LARGE})
 
 
 def _observe(scope: Scope, status: int, seconds: float) -> None:

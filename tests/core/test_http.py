@@ -46,3 +46,10 @@ async def test_openapi_lists_the_contract_paths(client: httpx.AsyncClient) -> No
         assert path in paths
     upload = paths["/v1/insurers/{insurer_number}/eligibility-batches"]["post"]
     assert set(upload["requestBody"]["content"]) == {"text/csv", "application/x-ndjson"}
+
+
+async def test_a_huge_json_body_is_413_before_it_is_read(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/verifications", content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                                 headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+    assert response.headers["x-request-id"]
