@@ -7,6 +7,7 @@ migration tool; each test that uses the database starts from truncated tables an
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -92,8 +93,20 @@ async def tables(app: FastAPI) -> str:
 
 @pytest.fixture
 async def clean(app: FastAPI, tables: str) -> None:
-    """Empty tables and Redis before a test."""
-    await app.state.pool.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    """Empty tables and Redis before a test, once the batch workers have finished what earlier tests queued."""
+    pool = app.state.pool
+    for _ in range(200):  # a batch left running by the previous test would deadlock with TRUNCATE
+        if not await pool.fetchval("SELECT count(*) FROM batches WHERE status IN ('receiving', 'queued', 'running')"):
+            break
+        await asyncio.sleep(0.05)
+    for attempt in range(5):
+        try:
+            await pool.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            break
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
     await app.state.redis.flushdb()
 
 
