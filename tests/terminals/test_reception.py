@@ -735,9 +735,10 @@ FACE_DATA = Path(__file__).parents[1] / "facematch" / "data"
 @pytest.fixture(scope="module")
 def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     """A live synthetic sequence (blink, head turn) as an MJPG video, and the same person's chip photo."""
-    cv2 = pytest.importorskip("cv2")
-    np = pytest.importorskip("numpy")
-    skdata = pytest.importorskip("skimage.data")
+    import cv2  # part of the locked install: a missing package must fail, not skip
+    import numpy as np
+    from skimage import data as skdata
+
     from facematch import encode_image
     from facematch import testing as synth
     from facematch._engine import get_engine, points
