@@ -245,8 +245,8 @@ def _measured(sections: Sequence[Section]) -> list[tuple[str, str, str]]:
 
 async def _patient(conn: asyncpg.Connection, staff: sessions.StaffSession, consent_id: UUID) -> dict[str, Any] | None:
     """The patient of a live consent at this facility, as the patient list shows them."""
-    found = await service.consented_patients(conn, staff=staff)
-    return next((p for p in found if p["consent_id"] == str(consent_id)), None)
+    found = await service.consented_patients(conn, staff=staff, consent_id=consent_id)
+    return found[0] if found else None
 
 
 def _consent_ended(request: Request, staff: sessions.StaffSession) -> Response:

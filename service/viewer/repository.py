@@ -19,8 +19,10 @@ async def staff_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record
     return row
 
 
-async def live_consents(conn: asyncpg.Connection, *, facility_code: str, now: datetime) -> list[asyncpg.Record]:
-    """Consents live now at a facility, with the patient's name as the check showed it, newest first."""
+async def live_consents(
+    conn: asyncpg.Connection, *, facility_code: str, now: datetime, consent_id: UUID | None = None
+) -> list[asyncpg.Record]:
+    """Consents live now at a facility (or just one of them), with the patient's name as the check showed it."""
     return list(await conn.fetch(
         "SELECT c.id, c.categories, c.given_at, c.expires_at, "
         "  coalesce(r.name_kanji, h.name_kanji) AS name_kanji, coalesce(r.name_kana, h.name_kana) AS name_kana, "
@@ -28,9 +30,9 @@ async def live_consents(conn: asyncpg.Connection, *, facility_code: str, now: da
         "FROM consents c JOIN verifications v ON v.id = c.verification_id JOIN holders h ON h.id = c.holder_id "
         "LEFT JOIN eligibility_records r ON r.id = v.record_version_id "
         "WHERE c.facility_code = $1 AND c.withdrawn_at IS NULL AND c.given_at <= $2 AND c.expires_at > $2 "
-        "  AND cardinality(c.categories) > 0 "
+        "  AND cardinality(c.categories) > 0 AND ($3::uuid IS NULL OR c.id = $3) "
         "ORDER BY c.given_at DESC",
-        facility_code, now,
+        facility_code, now, consent_id,
     ))
 
 

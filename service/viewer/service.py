@@ -52,10 +52,12 @@ def _require_viewer(staff: sessions.StaffSession) -> None:
         raise RoleCannotView("reception staff see eligibility only, not medication or checkup history")
 
 
-async def consented_patients(conn: asyncpg.Connection, *, staff: sessions.StaffSession) -> list[dict[str, Any]]:
-    """Patients with a live consent at the staff member's facility."""
+async def consented_patients(
+    conn: asyncpg.Connection, *, staff: sessions.StaffSession, consent_id: UUID | None = None
+) -> list[dict[str, Any]]:
+    """Patients with a live consent at the staff member's facility (or the one of `consent_id`)."""
     _require_viewer(staff)
-    rows = await repo.live_consents(conn, facility_code=staff.facility_code, now=clock.now())
+    rows = await repo.live_consents(conn, facility_code=staff.facility_code, now=clock.now(), consent_id=consent_id)
     return [
         {
             "consent_id": str(r["id"]),
