@@ -9,6 +9,7 @@ and presentation attacks: a still replayed frame by frame, a printed photo waved
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -149,3 +150,27 @@ def _u8(image: NDArray[np.generic]) -> Image:
 def _identity_maps(frame: Image) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     ys, xs = np.mgrid[0 : frame.shape[0], 0 : frame.shape[1]].astype(np.float32)
     return xs, ys
+
+
+def write_live_demo(directory: Path) -> tuple[Path, bytes]:
+    """A live synthetic sequence of scikit-image's astronaut as an MJPG video, and her chip photo (JPEG 2000).
+
+    Used by the terminal's face tests and by the demo (`--presence face --camera <the video>`).
+    """
+    from skimage import data as skdata
+
+    from ._decode import encode_image
+    from ._engine import get_engine, points
+
+    astronaut = _u8(np.ascontiguousarray(skdata.astronaut()))  # type: ignore[no-untyped-call]
+    frame = camera_frame(astronaut, face_box=(175, 76, 266, 167))
+    engine = get_engine()
+    landmarks = points(engine.landmarks(frame, engine.detect(frame, longest_side=480)[0]))
+    directory.mkdir(parents=True, exist_ok=True)
+    video = directory / "live.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10, (640, 480))
+    for image in live_sequence(frame, landmarks, np.random.default_rng(0)):
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    photo = cv2.resize(astronaut[20:260, 110:330], (176, 192), interpolation=cv2.INTER_AREA)
+    return video, encode_image(_u8(photo), ".jp2")

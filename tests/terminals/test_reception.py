@@ -735,25 +735,9 @@ FACE_DATA = Path(__file__).parents[1] / "facematch" / "data"
 @pytest.fixture(scope="module")
 def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     """A live synthetic sequence (blink, head turn) as an MJPG video, and the same person's chip photo."""
-    import cv2  # part of the locked install: a missing package must fail, not skip
-    import numpy as np
-    from skimage import data as skdata
+    from facematch.testing import write_live_demo
 
-    from facematch import encode_image
-    from facematch import testing as synth
-    from facematch._engine import get_engine, points
-
-    astronaut = np.ascontiguousarray(skdata.astronaut())
-    frame = synth.camera_frame(astronaut, face_box=(175, 76, 266, 167))
-    engine = get_engine()
-    landmarks = points(engine.landmarks(frame, engine.detect(frame, longest_side=480)[0]))
-    video = tmp_path_factory.mktemp("camera") / "live.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
-    for image in synth.live_sequence(frame, landmarks, np.random.default_rng(0)):
-        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    writer.release()
-    photo = cv2.resize(astronaut[20:260, 110:330], (176, 192), interpolation=cv2.INTER_AREA)
-    return video, encode_image(photo, ".jp2")
+    return write_live_demo(tmp_path_factory.mktemp("camera"))
 
 
 def _card_with_photo(path: Path, authority: CertificateAuthority, key: rsa.RSAPrivateKey, photo: bytes) -> VirtualCard:
