@@ -8,6 +8,7 @@ in the database and cannot be shown again otherwise).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -35,12 +36,15 @@ HOLDERS = [
     ("sato-hanako", "佐藤 花子", "サトウ ハナコ", "1992-11-23", 2, "東京都新宿区西新宿2丁目8番1号", True, "2345"),
     ("takahashi-ken", "髙橋 健", "タカハシ ケン", "1975-07-07", 1, "東京都港区芝公園4丁目2番8号", True, "3456"),
     ("suzuki-yuki", "鈴木 由紀", "スズキ ユキ", "2001-02-14", 2, "大阪府大阪市北区梅田3丁目1番1号", False, "4567"),
+    ("hoshino-hikari", "星野 ひかり", "ホシノ ヒカリ", "1985-08-19", 2, "東京都中央区銀座4丁目5番6号", True, "5678"),
 ]
+FACE_HOLDER = "hoshino-hikari"  # her card carries a real face photo; the demo camera is a video of her
 ELIGIBILITY_CSV = """record_id,action,symbol,number,branch,holder_kind,name_kanji,name_kana,birthdate,sex,address,postal_code,qualified_on,disqualified_on,copay_ratio,limit_category
 A-0001,upsert,12,345678,01,1,山田太郎,ﾔﾏﾀﾞ ﾀﾛｳ,1980-04-01,1,千代田区霞が関1-2-3,1000013,2020-04-01,,30,
 A-0002,upsert,12,456789,01,1,佐藤花子,さとう はなこ,1992-11-23,2,東京都新宿区西新宿二丁目8番地1号,1600023,2018-04-01,2026-04-01,30,
 A-0003,upsert,12,567890,01,1,高橋健,タカハシ ケン,1975-07-07,1,東京都港区芝公園4-2-8,1050011,2015-10-01,,30,
 A-0004,upsert,12,678901,01,1,鈴木由紀,スズキ ユキ,2001-02-14,2,大阪府大阪市北区梅田3-1-1,5300001,2023-04-01,,30,
+A-0005,upsert,12,789012,01,1,星野ひかり,ホシノ ヒカリ,1985-08-19,2,中央区銀座4-5-6,1040061,2021-04-01,,30,
 """
 JOB_CHANGE_CSV = """record_id,action,symbol,number,branch,holder_kind,name_kanji,name_kana,birthdate,sex,address,postal_code,qualified_on,disqualified_on,copay_ratio,limit_category
 B-7001,upsert,かな,1001,01,1,佐藤花子,サトウ ハナコ,1992-11-23,2,新宿区西新宿2-8-1,1600023,2026-04-01,,30,
@@ -92,17 +96,28 @@ async def _accounts(conn: asyncpg.Connection) -> dict[str, Any]:
     return out
 
 
-async def _cards(conn: asyncpg.Connection, settings: Settings, card_dir: Path) -> list[dict[str, Any]]:
+def _face_demo(demo_dir: Path) -> tuple[bytes, str, str]:
+    """The face holder's chip photo and a camera video of her (JPEG 2000 photo, MJPG video path)."""
+    from facematch.testing import write_live_demo
+
+    video, photo = write_live_demo(demo_dir / "camera")
+    return photo, "jp2", str(video)
+
+
+async def _cards(conn: asyncpg.Connection, settings: Settings, demo_dir: Path) -> list[dict[str, Any]]:
     authority = load_authority(settings)
+    face_photo, face_format, camera = _face_demo(demo_dir)
     issued = []
     for name, kanji, kana, born, sex, address, registers, pin in HOLDERS:
         identity = IdentityAttributes(name_kanji=kanji, name_kana=kana, birthdate=date.fromisoformat(born),
                                       sex=sex, address=address)
+        photo = (face_photo, face_format) if name == FACE_HOLDER else cards.card_photo(None)
         card = await cards.issue_card(
-            conn, authority=authority, out=card_dir / f"{name}.card.json", identity=identity,
-            photo=cards.card_photo(None), pin=pin, pin_retry_limit=3, actor=ACTOR,
+            conn, authority=authority, out=demo_dir / "cards" / f"{name}.card.json", identity=identity,
+            photo=photo, pin=pin, pin_retry_limit=3, actor=ACTOR,
         )
-        issued.append({"holder": kanji, **card, "pin": pin, "registered": registers})
+        extra = {"camera": camera} if name == FACE_HOLDER else {}
+        issued.append({"holder": kanji, **card, "pin": pin, "registered": registers, **extra})
     return issued
 
 
@@ -123,7 +138,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
         return loaded
     async with connection(settings) as conn:
         out = await _accounts(conn)
-        out["cards"] = await _cards(conn, settings, demo_dir / "cards")
+        out["cards"] = await _cards(conn, settings, demo_dir)
         await _upload(conn, insurer=INSURER_A, csv_text=ELIGIBILITY_CSV, key="demo-eligibility-1")
     await _process_batches(settings)
     async with connection(settings) as conn:
@@ -147,8 +162,15 @@ async def _process_batches(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         worker = BatchWorker(pool=pool, settings=settings)
-        while await worker.run_once():
-            pass
+        # Process until nothing is pending: another process's worker may hold a batch for a moment.
+        for _ in range(1200):
+            processed = await worker.run_once()
+            if not processed and not await pool.fetchval(
+                "SELECT count(*) FROM batches WHERE status IN ('queued', 'running')"
+            ):
+                return
+            await asyncio.sleep(0 if processed else 0.05)
+        raise RuntimeError("the demo batches did not finish within a minute")
     finally:
         await pool.close()
 
@@ -166,4 +188,5 @@ def describe(out: dict[str, Any], *, base_url: str) -> str:
               "", "Virtual cards (file, PIN, registration):"]
     lines += [f"  {c['holder']:<8} {c['card']}  PIN {c['pin']}  serial {c['serial'][:12]}…  "
               f"{c.get('registration', 'not registered')}" for c in out["cards"]]
+    lines += [f"  face demo: --presence face --camera {c['camera']}" for c in out["cards"] if "camera" in c]
     return "\n".join(lines)
