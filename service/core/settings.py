@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     authority_dir: Path | None = None  # defaults to <data_dir>/authority
     authority_name: str = "Onshi Demo Authority"
     challenge_ttl_seconds: int = 60
+    # A terminal may ask for this many challenges per window (a desk needs a few a minute; more is a fault or
+    # an attack): beyond it, 429 with Retry-After.
+    challenge_limit: int = 30
+    challenge_limit_seconds: float = 10.0
+    token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
     batch_rows_per_step: int = 2000
