@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.accounts.auth import TokenCache
 from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls
@@ -21,6 +22,7 @@ from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.redis import create_redis
 from service.core.settings import Settings, get_settings
+from service.verification.challenges import ChallengeStore, Limit
 
 log = get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
@@ -69,6 +71,9 @@ def _lifespan(settings: Settings) -> Any:
         )
         app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.redis = create_redis(redis_url)
+        app.state.token_cache = TokenCache(settings.token_cache_seconds)
+        app.state.challenges = ChallengeStore(app.state.redis, ttl_seconds=settings.challenge_ttl_seconds,
+                                              limit=Limit(settings.challenge_limit, settings.challenge_limit_seconds))
         worker = _start_worker(app, settings)
         try:
             yield
