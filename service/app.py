@@ -113,6 +113,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.batches.routes import router as batches_router
     from service.consent.routes import router as consent_router
     from service.core.health import router as health_router
+    from service.fhir.routes import router as fhir_router
     from service.linking.routes import router as linking_router
     from service.records.routes import router as records_router
     from service.verification.routes import router as verification_router
@@ -120,5 +121,5 @@ def _include_routers(app: FastAPI) -> None:
     from service.viewer.routes import router as viewer_router
 
     for router in (health_router, authority_router, batches_router, linking_router, records_router,
-                   verification_router, consent_router, viewer_router, viewer_pages):
+                   verification_router, consent_router, viewer_router, viewer_pages, fhir_router):
         app.include_router(router)
