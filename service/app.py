@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.apidocs.openapi import build_openapi
 from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_output=settings.log_json)
     app = FastAPI(
-        title="Onshi", version="0.1.0", lifespan=_lifespan(settings),
+        title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
     )
     app.add_exception_handler(OnshiError, _onshi_error)
@@ -105,10 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
 
 def _include_routers(app: FastAPI) -> None:
+    from service.apidocs.routes import router as docs_router
     from service.authority.routes import router as authority_router
     from service.batches.routes import router as batches_router
     from service.consent.routes import router as consent_router
@@ -121,5 +124,6 @@ def _include_routers(app: FastAPI) -> None:
     from service.viewer.routes import router as viewer_router
 
     for router in (health_router, authority_router, batches_router, linking_router, records_router,
-                   verification_router, consent_router, viewer_router, viewer_pages, fhir_router):
+                   verification_router, consent_router, viewer_router, viewer_pages, fhir_router,
+                   docs_router):
         app.include_router(router)
