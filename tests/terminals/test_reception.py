@@ -792,6 +792,7 @@ def test_an_unreachable_service_names_the_address_tried(make_card: Callable[...,
     shown: list[str] = []
     code = main(["--token", TOKEN, "--url", "http://127.0.0.1:8123", "--card", str(card.path), "--retries", "1",
                  "--presence", "visual", "--consent", "none"],
-                transport=httpx.MockTransport(refused), output=shown.append, sleep=lambda _: None)
+                transport=httpx.MockTransport(refused), output=shown.append, sleep=lambda _: None,
+                input=lambda _: "y")
     screen = "\n".join(shown)
     assert code == 2 and "ConnectError (http://127.0.0.1:8123)" in screen, screen
