@@ -122,10 +122,10 @@ async def current_medications(
     The dispensing facility's name is there when the facility is registered here (claims name any facility).
     """
     return list(await conn.fetch(
-        "SELECT m.id, m.dispensed_on, m.drug_code, m.drug_name, m.quantity, m.unit, m.days, m.facility_code, "
-        "  f.name AS facility_name "
-        "FROM medication_records m LEFT JOIN facilities f ON f.code = m.facility_code "
-        f"WHERE m.is_current AND m.dispensed_on >= $5 AND {_INSURED} ORDER BY m.dispensed_on DESC, m.id DESC",
+        "SELECT id, dispensed_on, drug_code, drug_name, quantity, unit, days, facility_code, "
+        "  (SELECT f.name FROM facilities f WHERE f.code = medication_records.facility_code) AS facility_name "
+        f"FROM medication_records WHERE is_current AND dispensed_on >= $5 AND {_INSURED} "
+        "ORDER BY dispensed_on DESC, id DESC",
         *insured, since,
     ))
 
