@@ -151,6 +151,8 @@ async def seed(settings: Settings) -> dict[str, Any]:
         await _upload(conn, insurer=None, csv_text=MEDICATION_CSV, key="demo-medication-1", kind="medication",
                       owner=f"claims:{claims_id}")
     await _process_batches(settings)
+    async with connection(settings) as conn:
+        await _current_states(conn, out["cards"])  # as a restart reads them: one wording for both
     demo_dir.mkdir(parents=True, exist_ok=True)
     credentials.write_text(json.dumps(out, ensure_ascii=False, indent=2))
     credentials.chmod(0o600)
