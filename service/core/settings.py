@@ -47,9 +47,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
-        if self.env == "production" and self.session_secret == DEV_SESSION_SECRET:
-            raise ValueError("ONSHI_SESSION_SECRET must be set to a secret value in production")
+        if self.env == "production" and (problems := self.production_problems()):
+            raise ValueError("\n".join(problems))
         return self
+
+    def production_problems(self) -> list[str]:
+        """What production needs and lacks, one line each (no embedded servers, no default secret)."""
+        problems = []
+        if not self.database_url:
+            problems.append("set DATABASE_URL (production never starts an embedded PostgreSQL)")
+        if not self.redis_url:
+            problems.append("set REDIS_URL (production never starts an embedded Redis)")
+        if self.session_secret == DEV_SESSION_SECRET or len(self.session_secret) < 32:
+            problems.append("set ONSHI_SESSION_SECRET to a random value of 32 characters or more")
+        return problems
 
     @property
     def authority_path(self) -> Path:

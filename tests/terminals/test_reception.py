@@ -781,3 +781,18 @@ def test_a_still_image_is_not_enough_and_is_not_counted(
     result = _run_with_camera(service, card.path, FACE_DATA / "obama.jpg", keys=["n", "2", "y"])
     assert "もう少しカメラを見続けてください" in result.screen and card.face_failures == 0
     assert result.code == 0 and service.posts("/v1/verifications")[0]["presence"] == {"method": "visual"}
+
+
+def test_an_unreachable_service_names_the_address_tried(make_card: Callable[..., VirtualCard]) -> None:
+    card = make_card()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    shown: list[str] = []
+    code = main(["--token", TOKEN, "--url", "http://127.0.0.1:8123", "--card", str(card.path), "--retries", "1",
+                 "--presence", "visual", "--consent", "none"],
+                transport=httpx.MockTransport(refused), output=shown.append, sleep=lambda _: None,
+                input=lambda _: "y")
+    screen = "\n".join(shown)
+    assert code == 2 and "ConnectError (http://127.0.0.1:8123)" in screen, screen
