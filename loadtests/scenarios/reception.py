@@ -22,7 +22,6 @@ from loadtests.fixture_file import Card, Terminal
 from loadtests.scenarios.common import fixture
 
 
-
 @functools.cache
 def _headers(terminal: Terminal) -> dict[str, str]:
     return {"Authorization": f"Bearer {terminal.token}"}
