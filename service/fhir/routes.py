@@ -21,10 +21,11 @@ from service.accounts.auth import TerminalAuth, authenticate
 from service.core.database import DB
 from service.core.deps import AuthorityDep, SettingsDep
 from service.core.errors import Forbidden, InvalidInput, OnshiError, UnsupportedMediaType
-from service.core.redis import RedisDep, get_redis
+from service.core.redis import get_redis
 from service.fhir import mapping
 from service.fhir import service as fhir
 from service.fhir.errors import InvalidSearch, ResourceNotFound
+from service.verification.challenges import ChallengesDep
 from service.verification.schemas import CardProof
 from service.viewer import sessions
 
@@ -71,12 +72,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def fhir_caller(request: Request, conn: DB) -> fhir.Caller:
+async def fhir_caller(request: Request) -> fhir.Caller:
     """The staff session (cookie) or, without one, a terminal's bearer token."""
     staff = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
     if staff is not None:
         return staff
-    principal = await authenticate(request, conn)
+    principal = await authenticate(request)
     if principal.kind != "terminal":
         raise Forbidden("FHIR views need a terminal token or a staff session")
     return principal
@@ -138,28 +139,28 @@ async def metadata(request: Request) -> Response:
 
 
 @router.get("/CoverageEligibilityResponse/{verification_id}", responses=_ERRORS)
-async def eligibility_response(verification_id: str, conn: DB, caller: Caller) -> Response:
+async def eligibility_response(verification_id: str, caller: Caller, conn: DB) -> Response:
     """A verification (資格確認) with its Coverage, Patient and insurer contained."""
     view = await fhir.verification_view(conn, caller=caller, verification_id=_id(verification_id, "verification"))
     return fhir_response(mapping.eligibility_response(view))
 
 
 @router.get("/Coverage/{verification_id}", responses=_ERRORS)
-async def coverage(verification_id: str, conn: DB, caller: Caller) -> Response:
+async def coverage(verification_id: str, caller: Caller, conn: DB) -> Response:
     """The eligibility record a verification found (id: the verification's id)."""
     view = await fhir.coverage_of(conn, caller=caller, verification_id=_id(verification_id, "verification"))
     return fhir_response(mapping.coverage(view))
 
 
 @router.get("/Consent/{consent_id}", responses=_ERRORS)
-async def consent(consent_id: str, conn: DB, caller: Caller) -> Response:
+async def consent(consent_id: str, caller: Caller, conn: DB) -> Response:
     """A consent given at this facility (410 once it expired or was withdrawn)."""
     entries = await fhir.one_consent(conn, staff=_staff(caller), consent_id=_id(consent_id, "consent"))
     return fhir_response(entries[0].resource)
 
 
 @router.get("/Consent", responses=_ERRORS)
-async def consents(request: Request, conn: DB, caller: Caller) -> Response:
+async def consents(request: Request, caller: Caller, conn: DB) -> Response:
     """The consents live now at this facility (status=active, the default), with their patients."""
     params = _search(request, {"status": False})
     if params.get("status", "active") != "active":
@@ -168,7 +169,7 @@ async def consents(request: Request, conn: DB, caller: Caller) -> Response:
 
 
 @router.get("/MedicationDispense", responses=_ERRORS)
-async def medication_dispenses(request: Request, conn: DB, caller: Caller, settings: SettingsDep) -> Response:
+async def medication_dispenses(request: Request, caller: Caller, conn: DB, settings: SettingsDep) -> Response:
     """Medication of the past 3 years under a consent (`?consent=`), duplicate medication as DetectedIssue."""
     entries = await fhir.medication_dispenses(conn, staff=_staff(caller), consent_id=_consent_param(request),
                                               settings=settings)
@@ -176,7 +177,7 @@ async def medication_dispenses(request: Request, conn: DB, caller: Caller, setti
 
 
 @router.get("/Observation", responses=_ERRORS)
-async def checkup_observations(request: Request, conn: DB, caller: Caller, settings: SettingsDep) -> Response:
+async def checkup_observations(request: Request, caller: Caller, conn: DB, settings: SettingsDep) -> Response:
     """Checkup results of the past 5 years under a consent (`?consent=`), with 特定健診 reference values."""
     entries = await fhir.checkup_observations(conn, staff=_staff(caller), consent_id=_consent_param(request),
                                               settings=settings)
@@ -203,11 +204,11 @@ async def _card_proof(request: Request) -> CardProof:
 
 @router.post("/AuditEvent/_search", responses=_ERRORS)
 async def access_log(
-    request: Request, conn: DB, redis: RedisDep, authority: AuthorityDep, terminal: TerminalAuth
+    request: Request, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
 ) -> Response:
     """The holder's access log: the card signs a challenge of purpose access_log (as POST /v1/me/access-log)."""
     proof = await _card_proof(request)
-    entries = await fhir.access_events(conn, redis, authority=authority, terminal=terminal, proof=proof)
+    entries = await fhir.access_events(conn, challenges, authority=authority, terminal=terminal, proof=proof)
     return _bundle(request, entries)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from redis.asyncio import Redis
 
 from service.authority.ca import CertificateAuthority
 from service.consent import repository as consents
@@ -29,6 +28,7 @@ from service.fhir import repository as repo
 from service.fhir.errors import NoCoverage, ResourceNotFound
 from service.records.duplicates import duplicate_pairs
 from service.verification import service as verification
+from service.verification.challenges import ChallengeStore
 from service.verification.schemas import CardProof
 from service.viewer import service as viewer
 from service.viewer.sessions import StaffSession
@@ -135,9 +135,9 @@ async def checkup_observations(
 
 
 async def access_events(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> Sequence[mapping.Entry]:
     """The holder's access log (their own card proof, as POST /v1/me/access-log) as AuditEvents."""
-    log = await verification.access_log(conn, redis, authority=authority, terminal=terminal, proof=proof)
+    log = await verification.access_log(conn, challenges, authority=authority, terminal=terminal, proof=proof)
     return [mapping.Entry(mapping.audit_event(entry.model_dump())) for entry in log.entries]
