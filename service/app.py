@@ -67,7 +67,8 @@ def _lifespan(settings: Settings) -> Any:
         app.state.authority = CertificateAuthority.load_or_create(
             settings.authority_path, allow_create=settings.may_create_authority, name=settings.authority_name
         )
-        app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                           command_timeout=settings.db_command_timeout_seconds)
         app.state.redis = create_redis(redis_url)
         worker = _start_worker(app, settings)
         try:

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
     db_pool_min: int = 2
     db_pool_max: int = 16
+    db_command_timeout_seconds: float = 60.0  # no query of the service takes that long: a hung one is a fault
     authority_dir: Path | None = None  # defaults to <data_dir>/authority
     authority_name: str = "Onshi Demo Authority"
     challenge_ttl_seconds: int = 60
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     batch_rows_per_step: int = 2000
     batch_poll_seconds: float = 0.5
     run_batch_worker: bool = True
+    batch_lease_seconds: float = 10.0  # a killed worker's batch is taken over this long after its last renewal
+    batch_retry_seconds: float = 120.0  # a database fault longer than this puts the batch off (never fails it)
+    shutdown_grace_seconds: float = 10.0  # the batch worker stops within this after SIGTERM
     checkup_at_pharmacies: bool = False  # pharmacies may view checkups since 2020-11; the seed's default is no
     session_secret: str = DEV_SESSION_SECRET
     log_level: str = "INFO"
