@@ -16,14 +16,17 @@ from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
+from service.core.inputguard import InputGuardMiddleware
 from service.core.logging import configure_logging, get_logger
 from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
+from service.core.openapi import use_error_body_for_validation
 from service.core.redis import create_redis
 from service.core.settings import Settings, get_settings
 
 log = get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+_UNREADABLE_BODY = "the body could not be read: send UTF-8 JSON (or the form the page sends)"
 
 
 def error_body(code: str, detail: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -51,6 +54,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, nested too deeply): invalid input
+        return error_body("invalid_input", _UNREADABLE_BODY, 422)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_body(code, str(exc.detail), exc.status_code, dict(exc.headers or {}))
 
@@ -104,8 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(InputGuardMiddleware)  # inside the request-id middleware: its refusals carry the id
     app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
+    use_error_body_for_validation(app)
     return app
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.batches import service
-from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
@@ -64,7 +63,7 @@ async def upload_eligibility(
 @router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))
 async def eligibility_batch_status(
     insurer_number: str, batch_id: UUID, conn: DB, insurer: InsurerAuth,
-    errors_offset: Annotated[int, Query(ge=0)] = 0, errors_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
+    errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a batch."""
     require_own_insurer(insurer, insurer_number)

@@ -10,9 +10,16 @@ from uuid import UUID
 import asyncpg
 
 from service.batches import repository as repo
-from service.batches.errors import BatchNotFound, EmptyBody, IdempotencyConflict, MissingIdempotencyKey
+from service.batches.errors import (
+    BatchNotFound,
+    EmptyBody,
+    IdempotencyConflict,
+    MissingIdempotencyKey,
+    MyNumberNotAllowed,
+)
 from service.batches.parsing import CHARSETS, MEDIA_TYPES, NDJSON, is_blank, splitter_for
 from service.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from service.core.identifiers import contains_my_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,9 @@ def _check_key(key: str | None) -> str:
         raise MissingIdempotencyKey("send an Idempotency-Key header (for example a UUID or the file's SHA-256)")
     if len(key) > 200 or not key.isprintable():
         raise InvalidInput("Idempotency-Key must be 1-200 printable characters")
+    if contains_my_number(key):
+        raise MyNumberNotAllowed("the Idempotency-Key holds a My Number (個人番号), which is never accepted: "
+                                 "use a UUID or the file's SHA-256")
     return key.strip()
 
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import asyncpg
 import redis.exceptions
+from starlette.responses import JSONResponse
 
 from service.core.logging import get_logger
 
@@ -85,3 +86,20 @@ async def retry_transient(
                         retry_in=round(delay, 2))
         await asyncio.sleep(delay * random.uniform(0.8, 1.2))
         delay, attempt = min(delay * 2, max_delay), attempt + 1
+
+
+def unhandled_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took: 503 with Retry-After for an outage, else a logged 500.
+
+    Both are logged with the request id (bound by the request middleware); the 500 with its traceback.
+    """
+    if is_transient(exc):
+        log.warning("dependency unavailable", error=type(exc).__name__, detail=str(exc)[:200])
+        return JSONResponse(
+            {"error": "service_unavailable",
+             "detail": "the database or Redis is unavailable for a moment: retry after the Retry-After seconds"},
+            status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"error": "internal_error", "detail": "an unexpected error: quote the X-Request-ID"},
+                        status_code=500)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.auth import ClaimsAuth, InsurerAuth, require_own_insurer
 from service.batches.errors import BatchNotFound
 from service.batches.routes import batch_status, receive_upload, upload_from_request
-from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
@@ -20,8 +19,6 @@ from service.core.security import Principal
 from service.records.service import CLAIMS_OWNER_PREFIX
 
 router = APIRouter(prefix="/v1")
-ErrorsOffset = Annotated[int, Query(ge=0)]
-ErrorsLimit = Annotated[int, Query(ge=0, le=10000)]
 
 
 def _claims_owner(principal: Principal) -> str:
