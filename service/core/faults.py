@@ -44,10 +44,19 @@ def is_transient(exc: BaseException) -> bool:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 5:
-        if isinstance(current, _TRANSIENT):
+        if isinstance(current, _TRANSIENT) or _connection_died(current):
             return True
         current, seen = current.__cause__ or current.__context__, seen + 1
     return False
+
+
+def _connection_died(exc: BaseException) -> bool:
+    """asyncpg's own words for a connection the server closed under it (seen in `pg_ctl restart -m fast`):
+    the server's FATAL arrives between two queries of a transaction, the next query fails with "cannot switch
+    to state ...", and leaving the transaction with "the underlying connection is closed"."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "connection is closed" in str(exc) or "connection was closed" in str(exc)
+    return isinstance(exc, asyncpg.InternalClientError) and str(exc).startswith("cannot switch to state")
 
 
 def raise_if_cancelling(exc: BaseException) -> None:

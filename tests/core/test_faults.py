@@ -131,6 +131,11 @@ def test_transient_faults_are_told_from_bugs() -> None:
     assert is_transient(asyncpg.exceptions.CannotConnectNowError())
     assert is_transient(asyncpg.exceptions.DeadlockDetectedError())
     assert is_transient(redis.exceptions.ConnectionError())
+    # what asyncpg raises when the server closes a connection between two queries of a transaction
+    assert is_transient(asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"))
+    assert is_transient(asyncpg.InterfaceError(
+        "cannot call Transaction.__aexit__(): the underlying connection is closed"))
+    assert not is_transient(asyncpg.InterfaceError("cannot perform operation: another operation is in progress"))
     try:
         try:
             raise ConnectionResetError()
