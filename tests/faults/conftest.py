@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from service.core.database import create_pool
 from tests.faults.servers import Postgres, Redis, Service, remove, scratch_dir
 
 # What the fault tests run the service with: small steps (a batch spans many transactions) and a short lease,
@@ -67,7 +68,9 @@ def start_service(
 
 @pytest.fixture
 async def fault_db(postgres: Postgres) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to the fault tests' database (reconnect after a restart: this one is cut)."""
-    conn = await asyncpg.connect(postgres.url)
-    yield conn
-    await conn.close()
+    """A connection (as the service's: JSON codecs) to the fault tests' database, for setting up; a restart
+    cuts it, so use it before any fault."""
+    pool = await create_pool(postgres.url, min_size=1, max_size=1)
+    async with pool.acquire() as conn:
+        yield conn
+    await pool.close()
