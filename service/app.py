@@ -22,6 +22,7 @@ from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
 from service.core.redis import create_redis
+from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Onshi", version="0.1.0", lifespan=_lifespan(settings),
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
     )
+    app.state.passwords = PasswordChecker(threads=settings.password_hash_threads)
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

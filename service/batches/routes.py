@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.batches import service
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
+from service.core import ratelimit
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
+from service.core.ratelimit import Rate
+from service.core.redis import get_redis
 
 router = APIRouter(prefix="/v1/insurers", tags=["insurer"])
 
@@ -24,7 +27,12 @@ def _content_length(request: Request) -> int | None:
 
 
 async def receive_upload(request: Request, conn: DB, settings: SettingsDep, upload: service.Upload) -> JSONResponse:
-    """Store the streamed body as a batch and answer 202 with its status URL (any batch kind)."""
+    """Store the streamed body as a batch and answer 202 with its status URL (any batch kind).
+
+    Uploads are rate limited per uploader (429 with Retry-After) before the body is read.
+    """
+    limit = [(f"upload:{upload.owner}", Rate.parse(settings.rate_limit_uploads))]
+    (await ratelimit.check(get_redis(request), limit)).raise_if_refused("too many uploads")
     received = await service.receive(
         conn, upload=upload, body=request.stream(), max_bytes=settings.max_batch_bytes,
         chunk_bytes=settings.batch_chunk_bytes,
@@ -47,7 +55,7 @@ def upload_from_request(request: Request, *, kind: str, owner: str, insurer_numb
 
 @router.post(
     "/{insurer_number}/eligibility-batches", status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_eligibility(
     insurer_number: str, request: Request, conn: DB, settings: SettingsDep, insurer: InsurerAuth

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.core.ratelimit import Rate
 
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
 # The checkout's own data directory, whatever the working directory of the command (server, admin, tests).
@@ -41,8 +43,20 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 10.0  # the batch worker stops within this after SIGTERM
     checkup_at_pharmacies: bool = False  # pharmacies may view checkups since 2020-11; the seed's default is no
     session_secret: str = DEV_SESSION_SECRET
+    # Rate limits, COUNT/PERIOD (s, m, h, d): see service/core/ratelimit.py and docs/reliability.md.
+    rate_limit_login: str = "5/15m"  # wrong passwords per login; then locked (429) until the window frees
+    rate_limit_login_address: str = "30/5m"  # wrong passwords per client address
+    rate_limit_uploads: str = "60/1h"  # batch uploads per insurer or claims processor
+    rate_limit_challenges: str = "120/1m"  # challenges per terminal
+    password_hash_threads: int = 1  # scrypt runs in these threads, never on the event loop
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_uploads", "rate_limit_challenges")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:

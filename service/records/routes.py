@@ -39,7 +39,7 @@ async def _status_of_kind(
 
 @router.post(
     "/insurers/{insurer_number}/checkup-batches", tags=["insurer"], status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_checkups(
     insurer_number: str, request: Request, conn: DB, settings: SettingsDep, insurer: InsurerAuth
@@ -68,7 +68,7 @@ async def checkup_batch_status(
 
 @router.post(
     "/claims/medication-batches", tags=["claims"], status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_medications(request: Request, conn: DB, settings: SettingsDep, claims: ClaimsAuth) -> JSONResponse:
     """Upload dispensed-medication records (薬剤情報, CSV or NDJSON); processed asynchronously."""

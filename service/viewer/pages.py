@@ -28,13 +28,14 @@ from service.consent.errors import ConsentGone, ConsentNotFound
 from service.core.clock import clock
 from service.core.database import DB
 from service.core.deps import SettingsDep
+from service.core.errors import RateLimited, ServiceBusy
 from service.core.redis import RedisDep, get_redis
 from service.core.settings import Settings
 from service.viewer import presentation as show
 from service.viewer import service, sessions
 from service.viewer.charts import Chart, line_chart
 from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
-from service.viewer.routes import set_session_cookie
+from service.viewer.routes import LoginGuardDep, client_address, set_session_cookie
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -49,6 +50,7 @@ HOME_PATH = "/viewer/"
 LOGIN_CSRF_COOKIE = "onshi_login_csrf"
 LOGIN_CSRF_SECONDS = 3600
 BAD_LOGIN = "ログインIDまたはパスワードが違います"
+TOO_MANY_LOGINS = "ログインの試行が多すぎます。しばらく待ってからやり直してください。"
 RECEPTION_FORBIDDEN = "受付の方は薬剤情報・健診情報を閲覧できません"
 _STATIC = Path(__file__).parent / "static"
 _MAX_LOGIN, _MAX_PASSWORD = 100, 200
@@ -153,8 +155,8 @@ async def login_page(request: Request, settings: SettingsDep) -> Response:
 
 @router.post("/login")
 async def login_submit(
-    request: Request, conn: DB, redis: RedisDep, settings: SettingsDep, login: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
+    request: Request, conn: DB, redis: RedisDep, settings: SettingsDep, guard: LoginGuardDep,
+    login: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Check the form's CSRF token and the password; open a session and go to the patient list."""
     nonce = _login_nonce(request)
@@ -164,9 +166,14 @@ async def login_submit(
     try:
         if len(login) > _MAX_LOGIN or len(password) > _MAX_PASSWORD:
             raise BadCredentials("login or password too long")
-        token, _ = await service.login(conn, redis, login=login, password=password)
+        token, _ = await service.login(conn, redis, login=login, password=password,
+                                       client_address=client_address(request), guard=guard)
     except BadCredentials:
         return _login_form(request, settings, status=401, error=BAD_LOGIN, login=login)
+    except (RateLimited, ServiceBusy) as exc:
+        refused = _login_form(request, settings, status=exc.status, error=TOO_MANY_LOGINS, login=login)
+        refused.headers.update(exc.headers)
+        return refused
     await sessions.end(redis, request.cookies.get(sessions.SESSION_COOKIE))
     response = _see_other(HOME_PATH)
     set_session_cookie(response, token, settings)

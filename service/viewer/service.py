@@ -19,21 +19,43 @@ from service.consent import policy
 from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
+from service.core import ratelimit
 from service.core.clock import clock
-from service.core.security import verify_password
+from service.core.ratelimit import Rate
+from service.core.security import PasswordChecker
 from service.records.service import InsuredNumber, checkups_for, medications_for
 from service.viewer import repository as repo
 from service.viewer import sessions
 from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
 
 
+@dataclass(frozen=True, slots=True)
+class LoginGuard:
+    """What stands between a login attempt and the password check: rate limits and the scrypt threads."""
+
+    per_login: Rate
+    per_address: Rate
+    passwords: PasswordChecker
+
+
 async def login(
-    conn: asyncpg.Connection, redis: Redis, *, login: str, password: str
+    conn: asyncpg.Connection, redis: Redis, *, login: str, password: str, client_address: str, guard: LoginGuard
 ) -> tuple[str, sessions.StaffSession]:
-    """Check the password and open a session; returns (cookie value, session)."""
+    """Check the password and open a session; returns (cookie value, session).
+
+    Wrong passwords count per login and per client address; past either limit the login is refused (429,
+    Retry-After) before any hashing, even with the right password. A login that does not exist costs the same
+    work and counts the same as one that does, so neither the answer nor its time tells them apart.
+    """
+    limits = [(f"login:{ratelimit.subject(login)}", guard.per_login),
+              (f"login-address:{ratelimit.subject(client_address)}", guard.per_address)]
+    (await ratelimit.check(redis, limits, peek=True)).raise_if_refused("too many wrong passwords")
     row = await repo.staff_by_login(conn, login)
-    if row is None or not verify_password(password, row["password_hash"]):
+    if not await guard.passwords.check(password, row["password_hash"] if row is not None else None):
+        await ratelimit.check(redis, limits)
         raise BadCredentials("unknown login or wrong password")
+    assert row is not None
+    await ratelimit.reset(redis, limits[0][0])
     token, session = await sessions.create(
         redis,
         staff_id=row["staff_id"],
