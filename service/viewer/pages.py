@@ -34,7 +34,7 @@ from service.core.settings import Settings
 from service.viewer import presentation as show
 from service.viewer import service, sessions
 from service.viewer.charts import Chart, line_chart
-from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
+from service.viewer.errors import BadCredentials, CardNotUsable, CategoryNotConsented, RoleCannotView
 from service.viewer.routes import LoginGuardDep, client_address, set_session_cookie
 
 PAGE_HEADERS = {
@@ -104,7 +104,10 @@ def _error(request: Request, status: int, *, title: str, message: str, staff: se
 
 
 def _reception_forbidden(request: Request, staff: sessions.StaffSession) -> Response:
-    return _error(request, 403, title="閲覧できません", message=RECEPTION_FORBIDDEN, staff=staff, back=False,
+    message = RECEPTION_FORBIDDEN if staff.role == "reception" else (
+        f"{show.facility_type_label(staff.facility_type)}の{show.role_label(staff.role)}は"
+        "薬剤情報・健診情報を閲覧できません（閲覧範囲の取り決めによる）")
+    return _error(request, 403, title="閲覧できません", message=message, staff=staff, back=False,
                   hint="資格確認の結果は受付端末でご確認ください。薬剤情報・特定健診情報の閲覧は、"
                        "患者さんの同意を得た医師・歯科医師・薬剤師に限られます。")
 
@@ -289,7 +292,11 @@ async def patient(consent_id: str, request: Request, conn: DB, settings: Setting
         return _consent_not_found(request, staff)
     except ConsentGone:
         return _consent_ended(request, staff)
-    if staff.role not in policy.VIEWER_ROLES:
+    except CardNotUsable:
+        return _error(request, 403, title="閲覧できません", staff=staff,
+                      message="この患者さんのマイナンバーカードの電子証明書は一時停止中または失効しています。",
+                      hint="閲覧はできません。資格確認は受付で改めて行ってください。")
+    if not policy.may_view_anything(facility_type=staff.facility_type, role=staff.role, pharmacy_checkups=True):
         return _reception_forbidden(request, staff)
     person = await _patient(conn, staff, consent)
     if person is None:

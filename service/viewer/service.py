@@ -26,7 +26,7 @@ from service.core.security import PasswordChecker
 from service.records.service import InsuredNumber, checkups_for, medications_for
 from service.viewer import repository as repo
 from service.viewer import sessions
-from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
+from service.viewer.errors import BadCredentials, CardNotUsable, CategoryNotConsented, RoleCannotView
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,16 @@ async def login(
 def _require_viewer(staff: sessions.StaffSession) -> None:
     if staff.role not in policy.VIEWER_ROLES:
         raise RoleCannotView("reception staff see eligibility only, not medication or checkup history")
+    if not policy.may_view_anything(facility_type=staff.facility_type, role=staff.role, pharmacy_checkups=True):
+        raise RoleCannotView(f"the access policy lets a {staff.role} at a {staff.facility_type} view nothing")
+
+
+_BLOCKING_STATUSES = ("suspended", "revoked")
+
+
+async def _usable_cards(conn: asyncpg.Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
+    """consent id -> card status; suspension and revocation are honoured on every read (DOMAIN.md)."""
+    return await repo.card_statuses(conn, consent_ids) if consent_ids else {}
 
 
 async def consented_patients(
@@ -80,6 +90,8 @@ async def consented_patients(
     """Patients with a live consent at the staff member's facility (or the one of `consent_id`)."""
     _require_viewer(staff)
     rows = await repo.live_consents(conn, facility_code=staff.facility_code, now=clock.now(), consent_id=consent_id)
+    statuses = await _usable_cards(conn, [r["id"] for r in rows])
+    rows = [r for r in rows if statuses.get(r["id"]) not in _BLOCKING_STATUSES]
     return [
         {
             "consent_id": str(r["id"]),
@@ -132,6 +144,9 @@ async def view(
             f"the access policy does not let a {staff.role} at a {staff.facility_type} view {category} records"
         )
     require_live(consent)
+    status = (await _usable_cards(conn, [consent.id])).get(consent.id)
+    if status in _BLOCKING_STATUSES:
+        raise CardNotUsable(f"the patient's card is {status}: nothing can be viewed with this consent")
     if category not in consent.categories:
         raise CategoryNotConsented(f"the patient did not consent to {category}")
     since = years_before(clock.today_jst(), policy.RETENTION_YEARS[category])
