@@ -29,8 +29,12 @@ async def _insurer(conn: asyncpg.Connection) -> dict[str, str]:
 
 
 def _body(prefix: str) -> bytes:
-    return eligibility_csv([eligibility_row(record_id=f"{prefix}{i:06d}", number=f"{i + 1:08d}")
-                            for i in range(ROWS)])
+    """ROWS distinct people (a kanji name each), born on a day no holder of the other fault tests is."""
+    return eligibility_csv([
+        eligibility_row(record_id=f"{prefix}{i:06d}", number=f"{i + 1:08d}", name_kanji=f"障害{chr(0x4E00 + i)}",
+                        birthdate="1991-02-03")
+        for i in range(ROWS)
+    ])
 
 
 async def _upload(service: Service, insurer: dict[str, str], body: bytes) -> str:
