@@ -111,14 +111,22 @@ async def test_postgres_restarts_during_a_batch_lose_and_double_nothing(
     assert "batch failed" not in logs
 
 
+async def _running_batch(
+    start_service: Callable[[], Service], postgres: Postgres, conn: asyncpg.Connection, prefix: str
+) -> tuple[Service, dict[str, str], str]:
+    """A service with a batch under way (2,000 rows committed): (service, insurer, batch id)."""
+    service = start_service()
+    service.start()
+    insurer = await _insurer(conn)
+    batch_id = await _upload(service, insurer, _body(prefix))
+    await _wait_until(postgres, batch_id, lambda p: p["rows_processed"] >= 2_000)
+    return service, insurer, batch_id
+
+
 async def test_a_killed_service_resumes_its_batch_within_its_lease(
     start_service: Callable[[], Service], postgres: Postgres, fault_db: asyncpg.Connection
 ) -> None:
-    first = start_service()
-    first.start()
-    insurer = await _insurer(fault_db)
-    batch_id = await _upload(first, insurer, _body("KL"))
-    await _wait_until(postgres, batch_id, lambda p: p["rows_processed"] >= 2_000)
+    first, insurer, batch_id = await _running_batch(start_service, postgres, fault_db, "KL")
     first.kill()
     killed_at = (await _progress(postgres, batch_id))["rows_processed"]
     second = start_service()
@@ -136,11 +144,7 @@ async def test_a_killed_service_resumes_its_batch_within_its_lease(
 async def test_sigterm_stops_the_worker_within_the_grace_period_and_the_next_start_resumes(
     start_service: Callable[[], Service], postgres: Postgres, fault_db: asyncpg.Connection
 ) -> None:
-    first = start_service()
-    first.start()
-    insurer = await _insurer(fault_db)
-    batch_id = await _upload(first, insurer, _body("TM"))
-    await _wait_until(postgres, batch_id, lambda p: p["rows_processed"] >= 2_000)
+    first, insurer, batch_id = await _running_batch(start_service, postgres, fault_db, "TM")
     took = await asyncio.to_thread(first.terminate)
     stopped_at = (await _progress(postgres, batch_id))["rows_processed"]
     await asyncio.sleep(1)

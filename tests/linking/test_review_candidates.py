@@ -40,11 +40,21 @@ async def _reviews(client: httpx.AsyncClient, insurer: dict[str, str]) -> list[d
     return body
 
 
-async def _registered(app: FastAPI, conn: asyncpg.Connection, **identity: Any) -> int:
+async def _registered(app: FastAPI, conn: asyncpg.Connection, **identity: Any) -> linking.Registration:
+    """A new holder (the default identity, with overrides) who registers their card."""
     holder_id, serial = await make_holder(conn, _authority(app), **identity)
     async with conn.transaction():
-        await linking.register(conn, holder_id=holder_id, serial=serial, actor="test")
-    return holder_id
+        return await linking.register(conn, holder_id=holder_id, serial=serial, actor="test")
+
+
+async def _linked_at(
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path, insurer: dict[str, str],
+    **row: str,
+) -> Any:
+    """A card linked to the first insurer's record, checked once (code 1)."""
+    card = await linked_card(client, conn, _authority(app), tmp_path, insurer=insurer, row=eligibility_row(**row))
+    assert (await verify_card(client, await make_terminal(conn), card)).json()["validity_code"] == 1
+    return card
 
 
 async def test_a_kana_name_and_birthdate_alone_disclose_nothing(
@@ -92,10 +102,7 @@ async def test_a_registration_with_a_birthdate_typo_on_the_record_is_needs_revie
 ) -> None:
     insurer = await make_insurer(conn)
     await upload_and_wait(client, insurer=insurer, body=eligibility_csv([eligibility_row(birthdate="1980-01-04")]))
-    holder_id, serial = await make_holder(conn, _authority(app))
-    async with conn.transaction():
-        outcome = await linking.register(conn, holder_id=holder_id, serial=serial, actor="test")
-    assert outcome.status == "needs_review"
+    assert (await _registered(app, conn)).status == "needs_review"
     assert [r["fields"] for r in await _reviews(client, insurer)] == [
         {"birthdate": {"record": "1980-01-04", "reason": "different_date"}}]
 
@@ -104,10 +111,8 @@ async def test_two_active_same_day_records_at_two_insurers_link_none_and_answer_
     app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
     first, second = await make_insurer(conn), await make_insurer(conn)
-    card = await linked_card(client, conn, _authority(app), tmp_path, insurer=first,
-                             row=eligibility_row(record_id="A-1", qualified_on="2024-04-01"))
+    card = await _linked_at(app, client, conn, tmp_path, first, record_id="A-1", qualified_on="2024-04-01")
     terminal = await make_terminal(conn)
-    assert (await verify_card(client, terminal, card)).json()["validity_code"] == 1
     status = await upload_and_wait(client, insurer=second, body=eligibility_csv(
         [eligibility_row(record_id="B-1", symbol="99", qualified_on="2024-04-01")]))
     assert (status["linked"], status["ambiguous"]) == (0, 1)
@@ -128,8 +133,7 @@ async def test_a_later_start_at_another_insurer_is_still_a_job_change(
     app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
     first, second = await make_insurer(conn), await make_insurer(conn)
-    card = await linked_card(client, conn, _authority(app), tmp_path, insurer=first,
-                             row=eligibility_row(record_id="OLD", qualified_on="2020-04-01"))
+    card = await _linked_at(app, client, conn, tmp_path, first, record_id="OLD", qualified_on="2020-04-01")
     status = await upload_and_wait(client, insurer=second, body=eligibility_csv(
         [eligibility_row(record_id="NEW", symbol="99", qualified_on="2024-04-01")]))
     assert status["linked"] == 1
