@@ -1,4 +1,4 @@
-"""Reception under faults: verifications go on while PostgreSQL restarts, Redis stops and the service is killed.
+"""Reception under faults: checks go on while PostgreSQL restarts and stops, Redis stops, the service is killed.
 
 Six terminals' worth of concurrent checks run throughout. Every answer is counted: during an outage it is 503
 with Retry-After, the error body and the request id, never a 500; every check answered 200 is in the database
@@ -132,7 +132,7 @@ async def _recovered(url: str, terminal: dict[str, str], cards: list[Any]) -> Ta
     return after
 
 
-async def test_verifications_through_a_postgres_restart_and_a_redis_outage(
+async def test_verifications_through_postgres_and_redis_outages(
     start_service: Callable[[], Service], postgres: Postgres, fault_redis: Redis, fault_db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
@@ -142,7 +142,9 @@ async def test_verifications_through_a_postgres_restart_and_a_redis_outage(
     tally, stop = Tally(), asyncio.Event()
     load = asyncio.create_task(_load(service.url, terminal, cards, tally, stop))
     started = time.monotonic()
-    await _during(load, postgres.restart, fault_redis.stop)
+    await _during(load, postgres.restart, postgres.stop)
+    await asyncio.sleep(2.0)  # PostgreSQL stays down two seconds
+    await _during(load, postgres.start, fault_redis.stop)
     await asyncio.sleep(1.0)  # Redis stays down a second
     await asyncio.to_thread(fault_redis.start)
     await asyncio.sleep(0.8)
