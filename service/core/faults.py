@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -27,7 +28,8 @@ T = TypeVar("T")
 RETRY_AFTER_SECONDS = 2  # what an outage answer tells clients to wait
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable (ConnectionError is an OSError)
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    socket.gaierror,  # the server's name does not resolve (DNS)
     TimeoutError,  # pool acquire, connect, or our own step timeouts
     asyncpg.PostgresConnectionError,  # class 08
     asyncpg.exceptions.OperatorInterventionError,  # 57: admin shutdown, crash shutdown, cannot connect now
@@ -44,10 +46,14 @@ def is_transient(exc: BaseException) -> bool:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 5:
-        if isinstance(current, _TRANSIENT) or _connection_died(current):
+        if isinstance(current, _TRANSIENT) or type(current) is OSError or _connection_died(current):
             return True
         current, seen = current.__cause__ or current.__context__, seen + 1
     return False
+
+
+# A bare OSError is what connecting raises when every address failed ("Multiple exceptions: ..."); its
+# subclasses other than the ones above (a missing file, a permission) are bugs, not outages.
 
 
 def _connection_died(exc: BaseException) -> bool:

@@ -143,6 +143,8 @@ def test_transient_faults_are_told_from_bugs() -> None:
             raise RuntimeError("wrapped") from exc
     except RuntimeError as wrapped:
         assert is_transient(wrapped)
+    assert is_transient(OSError("Multiple exceptions: [Errno 111] Connect call failed"))
+    assert not is_transient(FileNotFoundError("a template"))  # an OSError, but a bug: 500, not 503
     assert not is_transient(ValueError())
     assert not is_transient(asyncpg.exceptions.UniqueViolationError())
     assert not is_transient(asyncpg.exceptions.DataError())
