@@ -152,11 +152,11 @@ class BatchWorker:
         except LeaseLost:
             log.warning("batch taken over by another worker", batch_id=str(run.batch.id))
             return None
-        except RetriesExhausted as exc:
-            log.warning("batch put off until the database is back", batch_id=str(run.batch.id), why=str(exc))
-            return None
         except Exception as exc:
             raise_if_cancelling(exc)
+            if is_transient(exc):  # also RetriesExhausted: never fail a batch for a database fault, put it off
+                log.warning("batch put off until the database is back", batch_id=str(run.batch.id), why=str(exc))
+                return None
             log.exception("batch failed", batch_id=str(run.batch.id))
             return "failed", (
                 f"processing stopped after row {run.committed_row} ({type(exc).__name__}): rows up to it are kept. "

@@ -111,8 +111,10 @@ async def test_postgres_restarts_during_a_batch_lose_and_double_nothing(
     print(f"cut 2: PostgreSQL stopped for {OUTAGE_SECONDS} s at row {before['rows_processed']}")
     await _assert_exactly_once(postgres, insurer, batch_id)
     logs = service.logs()
-    print(f"steps retried after a fault: {logs.count('transient fault, retrying')}")
+    print(f"steps retried after a fault: {logs.count('transient fault, retrying')}; batch put off "
+          f"{logs.count('batch put off')} times")
     assert "transient fault, retrying" in logs  # the cuts did hit the worker's work
+    assert "batch put off" in logs  # the outage outlasted the retries (2 s here): put off, resumed, not failed
     assert "batch failed" not in logs
 
 
