@@ -73,7 +73,7 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
     return Settings(
         env="test", database_url=database_url, redis_url=redis_url, data_dir=data_dir,
         batch_poll_seconds=0.05, batch_rows_per_step=50, log_json=True, log_level="WARNING",
-        challenge_limit=1_000_000,  # tests/verification/test_challenge_limit.py tests the limit itself
+        rate_limit_challenges="1000000/1s",  # tests/verification/test_challenge_limit.py tests the limit itself
     )
 
 

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request id on every response, and HTTP metrics by route template."""
+"""Pure-ASGI middleware: request id on every response, HTTP metrics by route template, and the last word on
+exceptions no handler took: 503 for an outage of PostgreSQL or Redis, else a logged 500 (both with the id)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.core import metrics
+from service.core.faults import unhandled_response
 from service.core.logging import request_id_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-MAX_JSON_BYTES = 1024 * 1024  # card proofs, consents, logins: small. Batch uploads have their own, larger limit.
-_TOO_LARGE = b'{"error":"payload_too_large","detail":"the body is larger than 1 MiB"}'
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # any other is "other"
 
 
 class RequestContextMiddleware:
@@ -27,12 +28,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        if _declared_length(scope) > MAX_JSON_BYTES and not scope.get("path", "").endswith("-batches"):
-            await _refuse_too_large(send, request_id)
-            return
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
+        status = 0  # no answer started yet
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -45,8 +43,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if status:  # the answer has started: nothing else can be said
+                raise
+            await unhandled_response(exc)(scope, receive, send_with_id)
         finally:
-            _observe(scope, status, time.perf_counter() - started)
+            _observe(scope, status or 500, time.perf_counter() - started)
             request_id_var.reset(token)
 
 
@@ -58,24 +60,9 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
-
-
-async def _refuse_too_large(send: Send, request_id: str) -> None:
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(_TOO_LARGE)).encode()),
-        (b"x-request-id", request_id.encode()),
-    ]})
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
-
-
 def _observe(scope: Scope, status: int, seconds: float) -> None:
     route = scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
-    method = scope.get("method", "")
+    method = scope.get("method", "") if scope.get("method") in _METHODS else "other"
     metrics.http_requests.labels(template, method, str(status)).inc()
     metrics.http_latency.labels(template, method).observe(seconds)
