@@ -29,6 +29,7 @@ from service.core.ratelimit import Rate
 from service.core.redis import create_redis
 from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
+from service.maintenance.service import MaintenanceTask
 from service.verification.challenges import ChallengeStore
 
 log = get_logger(__name__)
@@ -82,10 +83,14 @@ def _lifespan(settings: Settings) -> Any:
         pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                                  command_timeout=settings.db_command_timeout_seconds)
         attach(app, settings=settings, pool=pool, redis=create_redis(redis_url))
+        maintenance = MaintenanceTask(pool=pool, keep_months=settings.retention_months,
+                                      interval=settings.maintenance_interval_seconds)
+        await maintenance.start()
         worker = _start_worker(app, settings)
         try:
             yield
         finally:
+            await maintenance.stop()
             if worker is not None:
                 await worker.stop()
             await app.state.redis.aclose()

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     authority_dir: Path | None = None  # defaults to <data_dir>/authority
     authority_name: str = "Onshi Demo Authority"
     challenge_ttl_seconds: int = 60
+    retention_months: int = 0  # drop months of verifications, access log and audit older than this (0: keep)
+    maintenance_interval_seconds: float = 6 * 3600  # partitions are made ahead and retention applied this often
     token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
