@@ -9,8 +9,10 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from swagger_ui_bundle import swagger_ui_path
 
+from service.core.resources import package_path
+
 router = APIRouter(include_in_schema=False)
-_REDOC = Path(__file__).parent / "static"
+_REDOC = package_path("service.apidocs", "static")
 _SWAGGER = Path(swagger_ui_path)
 _SWAGGER_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "oauth2-redirect.html"}
 _ASSET_CACHE = {"Cache-Control": "max-age=86400"}

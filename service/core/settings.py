@@ -12,8 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from service.core.ratelimit import Rate
 
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
-# The checkout's own data directory, whatever the working directory of the command (server, admin, tests).
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".onshi-data"
+
+
+def _default_data_dir() -> Path:
+    """A checkout's own `.onshi-data` (whatever the working directory of the command: server, admin, tests);
+    for an installed package (a wheel, the image), `.onshi-data` in the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service" / "core").is_dir():
+        return checkout / ".onshi-data"
+    return Path.cwd() / ".onshi-data"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
 
 
 class Settings(BaseSettings):
