@@ -21,7 +21,7 @@ from service.core.database import create_pool
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
 from service.core.inputguard import InputGuardMiddleware
-from service.core.logging import configure_logging, get_logger
+from service.core.logging import access, configure_logging, get_logger
 from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
@@ -90,6 +90,7 @@ def _lifespan(settings: Settings) -> Any:
                 await worker.stop()
             await app.state.redis.aclose()
             await app.state.pool.close()
+            access.flush()
 
     return lifespan
 
@@ -117,7 +118,8 @@ def _start_worker(app: FastAPI, settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Onshi HTTP application."""
     settings = settings or get_settings()
-    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    configure_logging(level=settings.log_level, log_format=settings.effective_log_format,
+                      access_log=settings.access_log)
     app = FastAPI(
         title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",

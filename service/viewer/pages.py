@@ -30,6 +30,7 @@ from service.core.clock import clock
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.errors import RateLimited, ServiceBusy
+from service.core.middleware import note_principal
 from service.core.redis import RedisDep, get_redis
 from service.core.resources import package_path
 from service.core.settings import Settings
@@ -121,7 +122,10 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 async def _session(request: Request) -> sessions.StaffSession | None:
-    return await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    session = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    if session is not None:
+        note_principal(request.scope, "staff")
+    return session
 
 
 def _same(supplied: str, expected: str) -> bool:
