@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       access_log=settings.access_log)
     app = FastAPI(
         title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
+        openapi_url=None,  # served by service.apidocs.routes (a labelled route)
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
     )
     app.state.passwords = PasswordChecker(threads=settings.password_hash_threads)
