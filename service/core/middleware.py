@@ -7,9 +7,10 @@ are looked up once per (route, method, status) and kept, the access line is one 
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,7 +42,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or _new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 0  # no answer started yet
@@ -64,6 +65,25 @@ class RequestContextMiddleware:
         finally:
             _observe(scope, status or 500, time.perf_counter() - started, request_id)
             request_id_var.reset(token)
+
+
+class _RequestIds:
+    """32 hex digits like a UUID's: 64 random bits per process, then a counter. uuid4 reads the kernel's random
+    source per call (about 2.5 µs, the dearest part of this middleware); this costs about 0.3 µs. A forked
+    worker draws a prefix of its own."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix, self.counter = os.urandom(8).hex(), itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_new_request_id = _RequestIds()
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

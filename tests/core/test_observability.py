@@ -160,3 +160,21 @@ async def test_admin_certificate_actions_are_counted_on_metrics(
     text = (await client.get("/metrics")).text
     assert _admin_counts(text) == {"issue": 1.0, "suspend": 2.0, "release": 1.0}
     assert "# TYPE onshi_admin_certificate_actions_total counter" in text
+
+
+def test_a_forked_worker_mints_request_ids_of_its_own() -> None:
+    from service.core.middleware import _new_request_id
+
+    parent = _new_request_id()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only reports its first id
+        os.write(write, _new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    in_child = os.read(read, 64).decode()
+    os.close(read)
+    assert len(in_child) == len(parent) == 32
+    assert in_child[:16] != parent[:16]  # another random prefix, so no id repeats across workers
+    assert _new_request_id()[:16] == parent[:16]
