@@ -111,6 +111,7 @@ def _link_checkout() -> None:
         [str(_venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
+    (Path(site) / "onshi.pth").unlink(missing_ok=True)  # what the pip-based dev.py wrote before uv
     (Path(site) / "onshi-checkout.pth").write_text(str(ROOT) + "\n")
 
 
