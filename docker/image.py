@@ -318,11 +318,28 @@ class Check:
             raise RuntimeError(f"batch: {status}")
 
     def metrics(self) -> list[str]:
-        """The /metrics families the check expects to see (process and runtime ones included)."""
+        """What /metrics lacks of what the check expects (process and runtime metrics, the admin's card issue)."""
         text = httpx.get(f"{self.base_url}/metrics", timeout=5).text
         wanted = ("onshi_http_requests_total", "process_resident_memory_bytes", "python_gc_collections_total",
-                  "onshi_verifications_total")
+                  'onshi_verifications_total{result="eligible"} 1.0',
+                  'onshi_admin_certificate_actions_total{action="issue"} 1.0')
         return [name for name in wanted if name not in text]
+
+    def access_line(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """The verification's access-log line (JSON in production), checked for what it must not hold."""
+        time.sleep(0.5)  # the access log is written every 0.2 s
+        lines = self.logs(lines=200).splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        if len(entries) != len(lines):
+            raise RuntimeError("the production log has lines that are not JSON")
+        found = [e for e in entries if e.get("logger") == "onshi.access" and e.get("route") == "/v1/verifications"]
+        if not found or found[-1]["principal"] != "terminal" or found[-1]["status"] != 200:
+            raise RuntimeError(f"no access line for the verification: {found}")
+        leaked = [value for value in (IDENTITY["name_kanji"], answer["certificate"]["serial"]) if value in
+                  "\n".join(lines)]
+        if leaked:
+            raise RuntimeError(f"the log holds personal data: {leaked}")
+        return dict(found[-1])
 
     def logs(self, lines: int = 40) -> str:
         """The container's last log lines."""
@@ -363,13 +380,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"certificate {answer['certificate']['status']}")
             if missing := check.metrics():
                 raise RuntimeError(f"/metrics lacks {', '.join(missing)}")
+            say(f"access line: {json.dumps(check.access_line(answer), ensure_ascii=False)}")
         except Exception as exc:  # any failure of the check is reported with the container's log
             print(f"[image] CHECK FAILED: {exc}\n--- container log ---\n{check.logs()}", file=sys.stderr)
             return 1
         finally:
             if not args.keep:
                 check.clean()
-        say("check passed: healthy, /readyz, a full verification (validity code 1), /metrics")
+        say("check passed: healthy, /readyz, a full verification (validity code 1), /metrics, the access log")
         say("sizes (MB): " + json.dumps(sizes(tag)))
     return 0
 
