@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from service import cards
 from service.accounts import service as accounts
 from service.audit import service as audit
+from service.authority import repository as authority_repository
 from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
 from service.core.errors import OnshiError
@@ -153,10 +154,18 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# Commands that act on certificates, by the action counted for /metrics (migration 0008).
+CERTIFICATE_ACTIONS = {"issue-card": "issue", "renew-card": "renew", "suspend-card": "suspend",
+                       "release-card": "release", "revoke-card": "revoke"}
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Run one admin command in one transaction."""
+    """Run one admin command in one transaction; a certificate action is counted in the same transaction."""
     async with connection(settings) as conn:
-        return await HANDLERS[args.command](conn, args, settings)
+        result = await HANDLERS[args.command](conn, args, settings)
+        if (action := CERTIFICATE_ACTIONS.get(args.command)) is not None:
+            await authority_repository.count_admin_action(conn, action)
+        return result
 
 
 def _fail(code: str, detail: str) -> int:

