@@ -29,7 +29,7 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_verification import free_port  # noqa: E402
+from benchmarks.harness import free_port  # noqa: E402
 from service.accounts import service as accounts  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.core.embedded import start_postgres, start_redis  # noqa: E402

@@ -117,11 +117,19 @@ def wait_until_quiet(patience: float, *, limit: float = 0.2) -> bool:
 
 
 def start_uvicorn(app: str, *, port: int, workers: int, env: Mapping[str, str], factory: bool = False,
-                  ready_path: str = "/openapi.json", patience: float = 90) -> subprocess.Popen[bytes]:
-    """uvicorn serving `app` on 127.0.0.1:port in its own process group, once it answers `ready_path`."""
+                  ready_path: str = "/openapi.json", patience: float = 90, log: Path | None = None,
+                  ) -> subprocess.Popen[bytes]:
+    """uvicorn serving `app` on 127.0.0.1:port in its own process group, once it answers `ready_path` (its
+    output appended to `log`, when given)."""
     command = [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), app, "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=dict(env), start_new_session=True)
+    output = log.open("ab") if log else None
+    try:
+        server = subprocess.Popen(command, cwd=ROOT, env=dict(env), start_new_session=True, stdout=output,
+                                  stderr=subprocess.STDOUT if output else None)
+    finally:
+        if output:
+            output.close()
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -151,13 +159,17 @@ def stop(process: subprocess.Popen[bytes], *, grace: float = 20) -> None:
 
 
 def start_locust(*, locustfile: Path, users: int, duration: int, out: Path, env: Mapping[str, str],
-                 processes_: int = 1, classes: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
-    """A headless, bounded locust run writing its CSV statistics next to `out` (only `classes`, if given)."""
+                 processes_: int = 1, classes: tuple[str, ...] = (), full_history: bool = False,
+                 ) -> subprocess.Popen[bytes]:
+    """A headless, bounded locust run writing its CSV statistics next to `out` (only `classes`, if given; with
+    `full_history`, a row per request name every second, percentiles over the last 10 s)."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
                "-r", str(users), "-t", f"{duration}s", "--stop-timeout", "5", "--reset-stats", "--csv", str(out),
                "--only-summary", "--loglevel", "WARNING", *classes]
     if processes_ > 1:
         command += ["--processes", str(processes_)]
+    if full_history:
+        command.append("--csv-full-history")
     log = out.with_suffix(".log").open("wb")
     try:
         return subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,

@@ -1,109 +1,436 @@
-"""Peak hour: Onshi's cost per verification against a bare FastAPI floor, measured in the same run.
+"""Peak hour: Onshi's cost per verification against a bare FastAPI floor measured in the same run, as the data grows.
 
-    python3 dev.py run -m benchmarks.peak             (work in progress: floor and saturation)
+    python3 dev.py run -m benchmarks.peak            # everything: about 25 minutes on 2 cores
+    python3 dev.py run -m benchmarks.peak --quick    # smaller data, 2-minute paced run: about 6 minutes
+
+On a fresh embedded PostgreSQL and Redis in a temporary directory (or DATABASE_URL / REDIS_URL), with uvicorn
+serving one app at a time and locust generating the load on the same machine:
+
+1. the floor: `benchmarks/floor_app.py` (one POST, a small pydantic body), two POSTs per "verification", with
+   the same worker count and the same generator;
+2. Onshi at saturation (challenge, a real card signature, verification; every answer checked against the fixture)
+   with 10,000 eligibility records, again with 1,000,000 records and 100,000 registered cards (bulk-loaded with
+   COPY: `benchmarks/population.py`), and again with 10 million audit entries present;
+3. Onshi paced at 250 verifications/s for 10 minutes, with consents, doctors and pharmacists reading history, and a
+   100,000-row eligibility batch uploaded halfway: latency over time (a PNG chart next to the report), errors, the
+   service's memory from warm-up to the end.
+
+CPU is read from /proc per process group (service, PostgreSQL, Redis, load generator). It ends with one JSON line:
+the saturation figures with the most data, `ratio` = service_cpu_ms / floor_cpu_ms, the figures per data size, and
+the paced run's. Timings here are figures to read, not pass/fail checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
+import random
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from benchmarks import harness
+import asyncpg
+import httpx
+
+from benchmarks import harness, population
+from benchmarks.population import say
 from loadtests import fixture_file, fixtures
+from loadtests.batch_rows import batch_csv
+from service.accounts import service as accounts
+from service.authority.ca import generate_card_key
 from service.core.embedded import start_postgres, start_redis
+from service.core.identifiers import insurer_check_digit
 from service.core.logging import configure_logging
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings
+from service.runtime import load_authority
 
 VERIFY, CHALLENGE = "POST /v1/verifications", "POST /v1/challenges"
 FLOOR_NAMES = ("POST /floor (challenge)", "POST /floor (verify)")
+STAFF_PASSWORD = "benchmark-staff-password"
+LOCUSTFILE = harness.ROOT / "loadtests" / "locustfile.py"
 
 
-def floor(args: argparse.Namespace, work: Path) -> dict[str, float]:
+@dataclass
+class Bench:
+    """What every phase shares."""
+
+    args: argparse.Namespace
+    work: Path
+    settings: Settings
+    env: dict[str, str]
+    markers: dict[str, str]
+    fixture: Path
+    document: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _per_verification(run: harness.Run, rate: float) -> dict[str, float]:
+    return {name: round(run.cores[group] / rate * 1000, 3) if rate else float("nan") for name, group in (
+        ("service_cpu_ms", "service"), ("postgres_cpu_ms", "postgres"), ("redis_cpu_ms", "redis"),
+        ("generator_cpu_ms", "load generator"))}
+
+
+def floor(bench: Bench) -> dict[str, float]:
     """The bare app's CPU per pair of POSTs (ms), with the same workers and generator."""
     port = harness.free_port()
-    server = harness.start_uvicorn("benchmarks.floor_app:app", port=port, workers=args.workers, env=os.environ)
+    server = harness.start_uvicorn("benchmarks.floor_app:app", port=port, workers=bench.args.workers,
+                                   env=os.environ)
     try:
-        env = {**os.environ}
-        run = harness.measured_run(locustfile=harness.ROOT / "benchmarks" / "floor_locustfile.py", users=args.users,
-                                   duration=args.duration, out=work / "floor", groups=harness.Groups(
-                                       roots={"service": (server.pid,)}, markers={}),
-                                   env={**env, "LOCUST_HOST": f"http://127.0.0.1:{port}"})
+        run = harness.measured_run(locustfile=harness.ROOT / "benchmarks" / "floor_locustfile.py",
+                                   users=bench.args.users, duration=bench.args.duration, out=bench.work / "floor",
+                                   env={**os.environ, "LOCUST_HOST": f"http://127.0.0.1:{port}"},
+                                   groups=harness.Groups(roots={"service": (server.pid,)}, markers={}))
     finally:
         harness.stop(server)
     pairs = run.rate(FLOOR_NAMES[1])
-    return {"floor_pairs_per_s": pairs, "floor_cpu_ms": run.cores["service"] / pairs * 1000,
-            "floor_system_cpu_ms": run.cores["service (system)"] / pairs * 1000,
-            "floor_generator_cpu_ms": run.cores["load generator"] / pairs * 1000, "floor_errors": run.errors()}
+    return {"pairs_per_s": round(pairs, 1), "floor_cpu_ms": round(run.cores["service"] / pairs * 1000, 4),
+            "generator_cpu_ms": round(run.cores["load generator"] / pairs * 1000, 4), "errors": run.errors()}
 
 
-def onshi(args: argparse.Namespace, work: Path, *, fixture: Path, env: dict[str, str],
-          markers: dict[str, str], label: str) -> dict[str, float]:
-    """Onshi at saturation: verifications/s, latencies and CPU per verification by group."""
+def start_service(bench: Bench) -> tuple[Any, str]:
+    """Onshi with uvicorn on a free port: (process, base URL)."""
     port = harness.free_port()
-    server = harness.start_uvicorn("service.app:create_app", factory=True, port=port, workers=args.workers, env=env,
-                                   ready_path="/readyz")
-    url = f"http://127.0.0.1:{port}"
-    run_env = {**env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(fixture), "ONSHI_LOADTEST_WAIT_MIN": "0",
-               "ONSHI_LOADTEST_WAIT_MAX": "0"}
-    locustfile = harness.ROOT / "loadtests" / "locustfile.py"
+    server = harness.start_uvicorn("service.app:create_app", factory=True, port=port, workers=bench.args.workers,
+                                   env=bench.env, ready_path="/readyz", log=bench.work / "service.log")
+    return server, f"http://127.0.0.1:{port}"
+
+
+def saturation(bench: Bench, label: str) -> dict[str, Any]:
+    """Onshi at saturation: verifications/s, latencies and CPU per verification by process group."""
+    server, url = start_service(bench)
+    run_env = {**bench.env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(bench.fixture),
+               "ONSHI_LOADTEST_WAIT_MIN": "0", "ONSHI_LOADTEST_WAIT_MAX": "0"}
+    reception = ("ReceptionTerminal",)
     try:
-        if args.warm_up:
-            warm = harness.start_locust(locustfile=locustfile, users=args.users, duration=args.warm_up,
-                                        out=work / f"{label}-warm", env=run_env, classes=("ReceptionTerminal",))
-            warm.wait(timeout=args.warm_up + 60)
-        run = harness.measured_run(locustfile=locustfile, users=args.users, duration=args.duration,
-                                   out=work / label, env=run_env, classes=("ReceptionTerminal",),
-                                   groups=harness.Groups(roots={"service": (server.pid,)}, markers=markers))
+        if bench.args.warm_up:
+            warm = harness.start_locust(locustfile=LOCUSTFILE, users=bench.args.users, duration=bench.args.warm_up,
+                                        out=bench.work / f"{label}-warm", env=run_env, classes=reception)
+            warm.wait(timeout=bench.args.warm_up + 60)
+        run = harness.measured_run(locustfile=LOCUSTFILE, users=bench.args.users, duration=bench.args.duration,
+                                   out=bench.work / label, env=run_env, classes=reception,
+                                   groups=harness.Groups(roots={"service": (server.pid,)}, markers=bench.markers))
     finally:
         harness.stop(server)
     rate = run.rate(VERIFY)
-    per = {name: run.cores[group] / rate * 1000 if rate else float("nan") for name, group in (
-        ("service_cpu_ms", "service"), ("postgres_cpu_ms", "postgres"), ("redis_cpu_ms", "redis"),
-        ("generator_cpu_ms", "load generator"))}
+    figures: dict[str, Any] = {
+        "verifications_per_s": round(rate, 1),
+        "p50_ms": max(run.percentile(VERIFY, "50%"), run.percentile(CHALLENGE, "50%")),
+        "p99_ms": max(run.percentile(VERIFY, "99%"), run.percentile(CHALLENGE, "99%")),
+        "errors": run.errors(), **_per_verification(run, rate),
+        "service_cores": round(run.cores["service"], 2), "other_cores": round(run.cores["other"], 2),
+    }
     if run.failures:
-        print(f"  failures: {run.failures}")
-    return {"verifications_per_s": rate, "p50_ms": max(run.percentile(VERIFY, "50%"), run.percentile(CHALLENGE, "50%")),
-            "p99_ms": max(run.percentile(VERIFY, "99%"), run.percentile(CHALLENGE, "99%")), "errors": run.errors(),
-            **per, "service_system_cpu_ms": run.cores["service (system)"] / rate * 1000 if rate else float("nan"),
-            "other_cores": run.cores["other"]}
+        figures["failures"] = run.failures
+    say(f"{label}: {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+async def seed_small(bench: Bench, pool: asyncpg.Pool, *, run: int) -> None:
+    """Accounts, the generator's cards (with their records and history), records up to the small total."""
+    args, authority = bench.args, load_authority(bench.settings)
+    keys = [generate_card_key() for _ in range(25)]
+    async with pool.acquire() as conn:
+        made = await fixtures.create_accounts(conn, run=run, terminals=args.terminals)
+        facilities = sorted({t["facility_code"] for t in made["terminals"]})
+        staff = await _staff(conn, facilities, count=args.viewers)
+        claims = await accounts.create_claims_processor(conn, name="負荷試験 審査支払機関")
+        processor = await conn.fetchval("SELECT claims_processor_id::text FROM api_tokens WHERE kind = 'claims'")
+        persons = fixtures.people(fixtures.kind_counts(args.generator_cards), run=run, today=date.today())
+        issued = await population.add_cards(conn, authority=authority, keys=keys, persons=persons,
+                                            insurer=made["insurer"]["insurer_number"])
+        records = sum(len(p.records) for p in persons)
+        insurers = await _insurers(conn, run=run)
+        await population.add_records(conn, insurers=insurers, count=max(0, args.small_records - records), run=run)
+        await population.add_history(conn, issued=issued, insurer=made["insurer"]["insurer_number"],
+                                     claims_processor=processor, facilities=facilities)
+        await conn.execute("ANALYZE")
+    bench.document = {"format": fixture_file.FORMAT, "run": run, "insurer": made["insurer"],
+                      "terminals": made["terminals"], "keys": [population.pem(k) for k in keys],
+                      "cards": [card.fixture_card() for card in issued], "staff": staff, "claims": claims,
+                      "insurers": insurers}
+    fixture_file.write(bench.fixture, bench.document)
+
+
+async def _staff(conn: asyncpg.Connection, facilities: Sequence[str], *, count: int) -> list[dict[str, str]]:
+    """Doctors at clinics and hospitals, pharmacists at pharmacies: the viewer scenario's users."""
+    rows = await conn.fetch("SELECT code, type FROM facilities WHERE code = ANY($1) ORDER BY code", list(facilities))
+    role_of = {"clinic": "doctor", "hospital": "doctor", "pharmacy": "pharmacist"}
+    made = []
+    for row in [r for r in rows if r["type"] in role_of][:count]:
+        login = f"bench-{role_of[row['type']]}-{row['code']}"
+        await accounts.create_staff(conn, facility_code=row["code"], role=role_of[row["type"]], login=login,
+                                    password=STAFF_PASSWORD)
+        made.append({"login": login, "password": STAFF_PASSWORD, "facility_code": row["code"],
+                     "role": role_of[row["type"]]})
+    return made
+
+
+async def _insurers(conn: asyncpg.Connection, *, run: int, count: int = 20) -> list[str]:
+    """Insurers whose members have no card here (the records without a card are theirs)."""
+    made = []
+    for i in range(count):
+        body = f"2713{(run * 31 + i) % 1000:03d}"
+        number = body + str(insurer_check_digit(body))
+        await accounts.create_insurer(conn, number=number, name=f"負荷試験 保険者{i + 1}")
+        made.append(number)
+    return made
+
+
+async def grow(bench: Bench, pool: asyncpg.Pool, *, run: int) -> None:
+    """More registered cards and records without a card, up to the large totals (cards nobody presents)."""
+    args, authority = bench.args, load_authority(bench.settings)
+    keys = [generate_card_key() for _ in range(5)]
+    async with pool.acquire() as conn:
+        counts = fixtures.kind_counts(max(0, args.cards - args.generator_cards))
+        persons = fixtures.people(counts, run=run + 1, today=date.today())
+        await population.add_cards(conn, authority=authority, keys=keys, persons=persons,
+                                   insurer=bench.document["insurer"]["insurer_number"])
+        have = await conn.fetchval("SELECT count(*) FROM eligibility_records")
+        await population.add_records(conn, insurers=bench.document["insurers"], count=max(0, args.records - have),
+                                     run=run + 1)
+        await conn.execute("ANALYZE")
+        say(f"now {await conn.fetchval('SELECT count(*) FROM eligibility_records'):,} records, "
+            f"{await conn.fetchval('SELECT count(*) FROM registrations'):,} registered cards")
+
+
+async def add_audit(bench: Bench, pool: asyncpg.Pool) -> None:
+    """The audit trail grown to `--audit` entries, spread over the past year."""
+    async with pool.acquire() as conn:
+        have = await conn.fetchval("SELECT count(*) FROM audit_log")
+        actors = [f"terminal:{t['terminal_id']}" for t in bench.document["terminals"]]
+        await population.add_audit(conn, count=max(0, bench.args.audit - have), months=12, actors=actors,
+                                   serials=[c["serial"] for c in bench.document["cards"]])
+        await conn.execute("ANALYZE audit_log")
+        say(f"now {await conn.fetchval('SELECT count(*) FROM audit_log'):,} audit entries")
+
+
+def _sample_memory(groups: harness.Groups, stop: threading.Event, into: list[tuple[float, int]]) -> None:
+    started = time.monotonic()
+    while not stop.wait(5):
+        into.append((time.monotonic() - started, groups.rss("service")))
+
+
+def _upload_batch(url: str, bench: Bench, *, rows: int, into: dict[str, Any]) -> None:
+    """The insurer's large batch: upload, then poll until it is done (time to done recorded)."""
+    insurer = bench.document["insurer"]
+    body = batch_csv(rows, random.Random(11))
+    headers = {"Authorization": f"Bearer {insurer['token']}", "Content-Type": "text/csv",
+               "Idempotency-Key": f"peak-{time.time_ns()}"}
+    started = time.monotonic()
+    with httpx.Client(base_url=url, timeout=120) as client:
+        answer = client.post(f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches", content=body,
+                             headers=headers)
+        into["upload_status"] = answer.status_code
+        if answer.status_code != 202:
+            into["error"] = answer.text[:300]
+            return
+        status_url = answer.json()["status_url"]
+        while time.monotonic() - started < 900:
+            status = client.get(status_url, headers={"Authorization": headers["Authorization"]}).json()
+            if status.get("status") in ("done", "failed"):
+                into.update(status=status["status"], rows_accepted=status.get("rows_accepted"),
+                            seconds_to_done=round(time.monotonic() - started, 1))
+                return
+            time.sleep(2)
+
+
+def paced(bench: Bench) -> dict[str, Any]:
+    """Paced verifications with consents, viewers and a large batch halfway; latency over time and memory."""
+    args = bench.args
+    server, url = start_service(bench)
+    seconds = int(args.paced_minutes * 60)
+    users = max(1, round(args.paced_rate / 1.25))  # each terminal user checks a patient every 0.8 s
+    viewers = len(bench.document.get("staff", []))
+    run_env = {**bench.env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(bench.fixture),
+               "ONSHI_LOADTEST_PACE": f"{args.paced_rate / users:.4f}", "ONSHI_LOADTEST_VIEWERS": str(viewers),
+               "ONSHI_LOADTEST_VIEWER_PACE": "0.2"}
+    memory: list[tuple[float, int]] = []
+    batch: dict[str, Any] = {}
+    stop = threading.Event()
+    try:
+        warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=max(args.warm_up, 10),
+                                    out=bench.work / "paced-warm", env=run_env,
+                                    classes=("ReceptionTerminal", "ViewerStaff"))
+        warm.wait(timeout=args.warm_up + 90)
+        generator = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=seconds,
+                                         out=bench.work / "paced", env=run_env, full_history=True,
+                                         classes=("ReceptionTerminal", "ViewerStaff"))
+        groups = harness.Groups(roots={"service": (server.pid,), "load generator": (generator.pid,)},
+                                markers=bench.markers)
+        sampler = threading.Thread(target=_sample_memory, args=(groups, stop, memory), daemon=True)
+        sampler.start()
+        before, t0 = groups.sample(), time.monotonic()
+        time.sleep(seconds / 2)
+        uploader = threading.Thread(target=_upload_batch, args=(url, bench), daemon=True,
+                                    kwargs={"rows": args.batch_rows, "into": batch})
+        uploader.start()
+        generator.wait(timeout=seconds / 2 + 120)
+        after, t1 = groups.sample(), time.monotonic()
+        uploader.join(timeout=900)
+    finally:
+        stop.set()
+        harness.stop(server)
+    rows = harness.locust_rows(bench.work / "paced")
+    run = harness.Run(rows=rows, cores=harness.cores(before, after, t1 - t0), seconds=t1 - t0,
+                      failures=harness.locust_failures(bench.work / "paced"))
+    timeline = _timeline(bench.work / "paced_stats_history.csv")
+    chart = _chart(timeline, memory, bench.results["out"] / "paced.png", rate=args.paced_rate,
+                   batch_at=seconds / 2)
+    warm_rss = next((rss for t, rss in memory if t >= 30), memory[0][1] if memory else 0)
+    final_rss = memory[-1][1] if memory else 0
+    figures = {
+        "target_per_s": args.paced_rate, "minutes": args.paced_minutes,
+        "verifications_per_s": round(run.rate(VERIFY), 1),
+        "verify_p50_ms": run.percentile(VERIFY, "50%"), "verify_p99_ms": run.percentile(VERIFY, "99%"),
+        "challenge_p99_ms": run.percentile(CHALLENGE, "99%"),
+        "worst_10s_p99_ms": max((max(p[2], p[3]) for p in timeline), default=float("nan")),
+        "viewer_reads_per_s": round(sum(run.rate(n) for n in rows if n.startswith("GET /v1/viewer/consents/")), 1),
+        "consents_per_s": round(run.rate("POST /v1/consents"), 1), "errors": run.errors(),
+        "service_cpu_ms": _per_verification(run, run.rate(VERIFY))["service_cpu_ms"],
+        "rss_mib_after_warm_up": round(warm_rss / 2**20, 1), "rss_mib_at_end": round(final_rss / 2**20, 1),
+        "rss_growth_pct": round((final_rss - warm_rss) / warm_rss * 100, 1) if warm_rss else float("nan"),
+        "batch": batch, "chart": str(chart),
+    }
+    if run.failures:
+        figures["failures"] = run.failures
+    say(f"paced: {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+def _timeline(path: Path) -> list[tuple[float, float, float, float]]:
+    """(seconds, verifications/s, verify p99 ms, challenge p99 ms) per history row (10 s windows)."""
+    by_time: dict[int, dict[str, dict[str, str]]] = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_time.setdefault(int(row["Timestamp"]), {})[row["Name"]] = row
+    start = min(by_time) if by_time else 0
+    points = []
+    for moment in sorted(by_time):
+        verify, challenge = by_time[moment].get(VERIFY), by_time[moment].get(CHALLENGE)
+        if verify is None or challenge is None:
+            continue
+        points.append((moment - start, float(verify["Requests/s"]), float(verify["99%"] or 0),
+                       float(challenge["99%"] or 0), float(verify["50%"] or 0)))
+    return [(t, r, v, c) for t, r, v, c, _ in points]
+
+
+def _chart(timeline: list[tuple[float, float, float, float]], memory: list[tuple[float, int]], path: Path, *,
+           rate: float, batch_at: float) -> Path:
+    """Throughput, p99 of both POSTs and the service's memory over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (top, middle, bottom) = pyplot.subplots(3, 1, figsize=(10, 8), sharex=True)
+    seconds = [p[0] for p in timeline]
+    top.plot(seconds, [p[1] for p in timeline], label="verifications/s")
+    top.axhline(rate, linestyle="--", color="grey", label=f"target {rate:.0f}/s")
+    top.set_ylabel("per second")
+    middle.plot(seconds, [p[2] for p in timeline], label="POST /v1/verifications p99")
+    middle.plot(seconds, [p[3] for p in timeline], label="POST /v1/challenges p99")
+    middle.axhline(100, linestyle="--", color="red", label="budget 100 ms")
+    middle.set_ylabel("ms (10 s windows)")
+    bottom.plot([t for t, _ in memory], [rss / 2**20 for _, rss in memory], label="service RSS")
+    bottom.set_ylabel("MiB")
+    bottom.set_xlabel("seconds")
+    for axis in (top, middle, bottom):
+        axis.axvline(batch_at, color="orange", linestyle=":", label="batch uploaded")
+        axis.legend(loc="upper right", fontsize=8)
+        axis.grid(alpha=0.3)
+    figure.suptitle("Onshi paced peak hour")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
 
 
 def main() -> None:
-    """Measure and print."""
+    """Parse, run every phase, print the figures and the final JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--duration", type=int, default=20)
-    parser.add_argument("--warm-up", type=int, default=5)
-    parser.add_argument("--cards", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="small data and a 2-minute paced run")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (the floor gets the same)")
+    parser.add_argument("--users", type=int, default=64, help="locust users at saturation")
+    parser.add_argument("--duration", type=int, default=30, help="seconds per saturation run")
+    parser.add_argument("--warm-up", type=int, default=8, help="unmeasured seconds before each run")
     parser.add_argument("--terminals", type=int, default=500)
+    parser.add_argument("--viewers", type=int, default=20, help="doctors and pharmacists reading in the paced run")
+    parser.add_argument("--generator-cards", type=int, default=8000, help="cards the terminals present")
+    parser.add_argument("--small-records", type=int, default=10_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--cards", type=int, default=100_000, help="registered cards in all")
+    parser.add_argument("--audit", type=int, default=10_000_000, help="audit entries for the last measurement")
+    parser.add_argument("--paced-rate", type=float, default=250.0)
+    parser.add_argument("--paced-minutes", type=float, default=10.0)
+    parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, help="report and chart (default .onshi-data/bench/peak-<time>/)")
     args = parser.parse_args()
+    if args.quick:
+        args.generator_cards, args.small_records, args.records, args.cards = 3000, 10_000, 100_000, 10_000
+        args.audit, args.paced_minutes, args.batch_rows, args.duration = 1_000_000, 2.0, 20_000, 20
+    out = args.out or harness.ROOT / ".onshi-data" / "bench" / time.strftime("peak-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
     configure_logging(level="WARNING")
     with tempfile.TemporaryDirectory(prefix="onshi-peak-") as tmp:
-        work = Path(tmp)
-        database_url, redis_url = start_postgres(work), start_redis(work)
-        apply_migrations(database_url)
-        settings = Settings(database_url=database_url, redis_url=redis_url, data_dir=work)
-        started = time.perf_counter()
-        document = asyncio.run(fixtures.build(settings, cards=args.cards, terminals=args.terminals, keys=25))
-        fixture = work / "fixture.json"
-        fixture_file.write(fixture, document)
-        print(f"fixture in {time.perf_counter() - started:.1f} s")
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "ONSHI_DATA_DIR": str(work),
-               "ONSHI_LOG_LEVEL": "WARNING"}
-        markers = {"postgres": f"-D {(work / 'postgres').resolve()}", "redis": redis_url.removeprefix("unix://")}
-        result = floor(args, work)
-        print("floor", json.dumps(result))
-        figures = onshi(args, work, fixture=fixture, env=env, markers=markers, label="small")
-        figures["floor_cpu_ms"] = result["floor_cpu_ms"]
-        figures["ratio"] = figures["service_cpu_ms"] / result["floor_cpu_ms"]
-        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
+        result = asyncio.run(_phases(args, Path(tmp), out))
+    (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    say(f"report: {out / 'report.json'}")
+    print(json.dumps(result, ensure_ascii=False))
+
+
+async def _phases(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any]:
+    database_url = os.environ.get("DATABASE_URL") or start_postgres(work)
+    redis_url = os.environ.get("REDIS_URL") or start_redis(work)
+    apply_migrations(database_url)
+    settings = Settings(database_url=database_url, redis_url=redis_url, data_dir=work)
+    bench = Bench(args=args, work=work, settings=settings, fixture=work / "fixture.json",
+                  env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                       "ONSHI_DATA_DIR": str(work), "ONSHI_LOG_LEVEL": "WARNING", "ONSHI_ACCESS_LOG": "true"},
+                  markers={} if os.environ.get("DATABASE_URL") else {"postgres": f"-D {(work / 'postgres').resolve()}"},
+                  results={"out": out})
+    if not os.environ.get("REDIS_URL"):
+        bench.markers["redis"] = redis_url.removeprefix("unix://")
+    run = random.randrange(1000)
+    say(f"{os.cpu_count()} cores; floor first")
+    bench.results["floor"] = floor(bench)
+    say(f"floor: {json.dumps(bench.results['floor'])}")
+    # a plain pool: COPY sends jsonb as its JSON text (the service's pool decodes jsonb to Python objects)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    by_data: dict[str, Any] = {}
+    try:
+        started = time.monotonic()
+        await seed_small(bench, pool, run=run)
+        say(f"seeded {args.small_records:,} records in {time.monotonic() - started:.0f} s")
+        by_data[f"records_{args.small_records}"] = saturation(bench, "small")
+        started = time.monotonic()
+        await grow(bench, pool, run=run)
+        say(f"grown in {time.monotonic() - started:.0f} s")
+        by_data[f"records_{args.records}"] = saturation(bench, "large")
+        started = time.monotonic()
+        await add_audit(bench, pool)
+        say(f"audit added in {time.monotonic() - started:.0f} s")
+        by_data[f"records_{args.records}_audit_{args.audit}"] = last = saturation(bench, "audit")
+    finally:
+        await pool.close()
+    paced_figures = paced(bench) if args.paced_minutes > 0 else {}
+    floor_ms = bench.results["floor"]["floor_cpu_ms"]
+    return {
+        **{k: last[k] for k in ("verifications_per_s", "p50_ms", "p99_ms", "errors", "service_cpu_ms",
+                                "postgres_cpu_ms", "redis_cpu_ms", "generator_cpu_ms")},
+        "floor_cpu_ms": floor_ms, "ratio": round(last["service_cpu_ms"] / floor_ms, 2),
+        "by_data": {k: {**v, "ratio": round(v["service_cpu_ms"] / floor_ms, 2)} for k, v in by_data.items()},
+        "floor": bench.results["floor"], "paced": paced_figures,
+        "machine": {"cores": os.cpu_count(), "workers": args.workers, "users": args.users},
+    }
 
 
 if __name__ == "__main__":

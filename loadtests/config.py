@@ -13,6 +13,8 @@
     ONSHI_LOADTEST_BATCH_ROWS      rows per eligibility batch upload (default 200)
     ONSHI_LOADTEST_BATCH_WAIT_MIN/MAX  seconds between an insurer's uploads (default 20..40)
     ONSHI_LOADTEST_POLL_SECONDS    batch status polling interval (default 1)
+    ONSHI_LOADTEST_VIEWERS         viewer users (doctors and pharmacists of the fixture's staff; default 0)
+    ONSHI_LOADTEST_VIEWER_PACE     reads per second per viewer user (default: one every 20-60 s)
 
 The user count itself is locust's (`-u`, or LOCUST_USERS): each reception user is one terminal at a time,
 assigned round-robin over the fixture's terminals.
@@ -76,6 +78,8 @@ class LoadTestConfig:
     presence: dict[str, float] = field(default_factory=lambda: parse_weights(DEFAULT_PRESENCE, name="presence"))
     consent_rate: float = DEFAULT_CONSENT_RATE
     insurers: int = 1
+    viewers: int = 0
+    viewer_pace: float | None = None
     batch_rows: int = 200
     batch_wait_min: float = 20.0
     batch_wait_max: float = 40.0
@@ -98,6 +102,8 @@ class LoadTestConfig:
                                    name="ONSHI_LOADTEST_PRESENCE", allowed=PRESENCE_METHODS),
             consent_rate=_float(env, "ONSHI_LOADTEST_CONSENT_RATE", DEFAULT_CONSENT_RATE),
             insurers=int(_float(env, "ONSHI_LOADTEST_INSURERS", cls.insurers)),
+            viewers=int(_float(env, "ONSHI_LOADTEST_VIEWERS", cls.viewers)),
+            viewer_pace=_float(env, "ONSHI_LOADTEST_VIEWER_PACE", 0.0) or None,
             batch_rows=int(_float(env, "ONSHI_LOADTEST_BATCH_ROWS", cls.batch_rows)),
             batch_wait_min=_float(env, "ONSHI_LOADTEST_BATCH_WAIT_MIN", cls.batch_wait_min),
             batch_wait_max=_float(env, "ONSHI_LOADTEST_BATCH_WAIT_MAX", cls.batch_wait_max),

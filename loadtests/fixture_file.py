@@ -12,7 +12,8 @@ Format (JSON, UTF-8, mode 0600: it holds bearer tokens and private keys of throw
       "terminals": [{"terminal_id": "...", "facility_code": "...", "token": "..."}],
       "keys": ["-----BEGIN PRIVATE KEY-----..."],       # shared by many cards (key generation is slow)
       "cards": [{"serial": "...", "certificate": "<base64 DER>", "key": 0, "kind": "eligible",
-                 "result": "eligible", "validity_code": 1, "number": "..."}]
+                 "result": "eligible", "validity_code": 1, "number": "..."}],
+      "staff": [{"login": "...", "password": "...", "facility_code": "...", "role": "doctor"}]   # optional
     }
 
 Each card's `kind` says what the service must answer for it; `number` is the insured number (番号) of the
@@ -73,6 +74,16 @@ class Terminal:
 
 
 @dataclass(frozen=True, slots=True)
+class Staff:
+    """A doctor or pharmacist who logs in to the viewer (optional in the file: the viewer scenario needs them)."""
+
+    login: str
+    password: str
+    facility_code: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class Insurer:
     """The insurer whose records the cards' answers show, and its bearer token."""
 
@@ -105,6 +116,7 @@ class Fixture:
     terminals: list[Terminal]
     cards: list[Card]
     by_kind: dict[str, list[Card]] = field(default_factory=dict)
+    staff: list[Staff] = field(default_factory=list)
 
     def pick(self, rng: random.Random, weights: Mapping[str, float]) -> Card:
         """A card of a kind drawn by `weights` (kinds the fixture lacks are skipped)."""
@@ -198,9 +210,11 @@ def parse(document: object) -> Fixture:
     by_kind: dict[str, list[Card]] = {}
     for card in cards:
         by_kind.setdefault(card.kind, []).append(card)
+    staff = [Staff(**{key: _text(s, key, f"staff[{i}]") for key in ("login", "password", "facility_code", "role")})
+             for i, s in enumerate(document.get("staff") or [])]
     return Fixture(insurer=Insurer(insurer_number=_text(insurer, "insurer_number", "insurer"),
                                    token=_text(insurer, "token", "insurer")),
-                   terminals=terminals, cards=cards, by_kind=by_kind)
+                   terminals=terminals, cards=cards, by_kind=by_kind, staff=staff)
 
 
 def load(path: Path) -> Fixture:

@@ -141,7 +141,8 @@ def _csv(rows: Sequence[dict[str, str]]) -> bytes:
     return ("\n".join([HEADER, *(",".join(row[c] for c in columns) for row in rows)]) + "\n").encode()
 
 
-async def _accounts(conn: asyncpg.Connection, *, run: int, terminals: int) -> dict[str, Any]:
+async def create_accounts(conn: asyncpg.Connection, *, run: int, terminals: int) -> dict[str, Any]:
+    """Facilities (of every type, in turn) with reception terminals, and an insurer, all with their tokens."""
     facilities = [f"9{run:03d}{i:06d}" for i in range(max(1, (terminals + 1) // 2))]
     for i, code in enumerate(facilities):
         await accounts.create_facility(conn, code=code, name=f"負荷試験 施設{i + 1}",
@@ -229,7 +230,7 @@ async def build(settings: Settings, *, cards: int, terminals: int, keys: int, to
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            made = await _accounts(conn, run=run, terminals=terminals)
+            made = await create_accounts(conn, run=run, terminals=terminals)
             issued = await _holders(conn, authority=authority, persons=persons, keys=card_keys)
         await _upload_records(pool, settings, insurer=made["insurer"]["insurer_number"], run=run, persons=persons)
         async with pool.acquire() as conn, conn.transaction():

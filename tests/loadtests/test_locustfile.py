@@ -1,6 +1,6 @@
 """Smoke tests of the load test: the locustfile defines its scenarios, the fixture file is validated on load.
 
-No load is generated here (timings belong in benchmarks/bench_verification.py). Importing locust patches the
+No load is generated here (timings belong in benchmarks/peak.py). Importing locust patches the
 standard library with gevent, so the locustfile is imported in a child process, never in the test process.
 """
 
@@ -46,12 +46,15 @@ def describe_locustfile(**env: str) -> dict[str, Any]:
     return described
 
 
-def test_the_locustfile_defines_the_reception_and_insurer_scenarios() -> None:
-    users = describe_locustfile(ONSHI_URL="http://127.0.0.1:8123", ONSHI_LOADTEST_INSURERS="2")
-    assert set(users) == {"ReceptionTerminal", "InsurerUploader"}
+def test_the_locustfile_defines_the_reception_insurer_and_viewer_scenarios() -> None:
+    users = describe_locustfile(ONSHI_URL="http://127.0.0.1:8123", ONSHI_LOADTEST_INSURERS="2",
+                                ONSHI_LOADTEST_VIEWERS="3")
+    assert set(users) == {"ReceptionTerminal", "InsurerUploader", "ViewerStaff"}
     assert users["ReceptionTerminal"]["tasks"] == ["patient"]
     assert users["InsurerUploader"]["tasks"] == ["upload_and_follow"]
+    assert users["ViewerStaff"]["tasks"] == ["read"]
     assert users["InsurerUploader"]["fixed_count"] == 2
+    assert users["ViewerStaff"]["fixed_count"] == 3
     assert {u["host"] for u in users.values()} == {"http://127.0.0.1:8123"}
     assert not any(u["abstract"] for u in users.values())
 
