@@ -13,7 +13,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# The lock pins every package; --no-deps keeps face-recognition from building dlib (dlib-bin is the same dlib).
+# The lock pins every package; --no-deps keeps mediapipe from pulling what the face mesh does not need.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps -r requirements.lock
 
@@ -22,6 +22,8 @@ COPY migrations ./migrations
 COPY service ./service
 COPY facematch ./facematch
 COPY terminals ./terminals
+# The two dlib model files facematch ships (hash-checked; never the 68-point model): docs/facematch.md.
+RUN python -m facematch install-models
 
 RUN useradd --create-home --uid 10001 onshi && mkdir -p /data && chown onshi /data
 USER onshi

