@@ -12,7 +12,8 @@ Used by the reception terminal for the face method of the presence check (see do
     record_attempt(card, decision)                 # only real failures count toward the lock
     decision.to_service_payload()                  # {"method", "decision", "face_distance", "liveness_passed"}
 
-`verify_card_holder(matcher, card, challenge, timed_frames)` does the same for frames recorded beforehand;
+`run_attempt(session, open_source("0"), on_text=...)` runs that loop on a camera, a video or image file, or a
+simulated patient; `verify_card_holder(matcher, card, challenge, timed_frames)` judges frames recorded beforehand;
 `AsyncFaceMatcher` runs the work in a worker thread, off the event loop. The card's embedding lives in the
 `CardFace` for one visit; no image or frame outlives the attempt.
 
@@ -40,6 +41,7 @@ from ._settings import (
     MatchSettings,
     QualitySettings,
 )
+from ._sources import FrameSource, open_source, run_attempt
 from ._types import (
     COUNTED,
     FaceMeasures,
@@ -72,6 +74,7 @@ __all__ = [
     "FaceMatcher",
     "FaceMeasures",
     "FaceSession",
+    "FrameSource",
     "FrameSourceError",
     "Guidance",
     "Image",
@@ -91,9 +94,11 @@ __all__ = [
     "decode_image",
     "draw_challenge",
     "encode_image",
+    "open_source",
     "read_frames",
     "record_attempt",
     "refuse_if_locked",
+    "run_attempt",
     "start_attempt",
     "verify_card_holder",
 ]

@@ -86,6 +86,9 @@ class FaceEngine:
         self._still: Any = face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=2, refine_landmarks=True, min_detection_confidence=0.5
         )
+        from mediapipe.python.solutions import face_detection
+
+        self._far: Any = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
     def faces(self, image: Image) -> list[Landmarks]:
         """Landmarks of up to two faces in a still image (a card photo, or a frame checked on its own)."""
@@ -96,12 +99,20 @@ class FaceEngine:
             found = [face / scale for face in found]
         return found
 
-    def tracker(self) -> FaceTracker:
-        """A new face tracker for one attempt's frames."""
+    def far_face_width(self, image: Image) -> int | None:
+        """Width in pixels of a face too small for the mesh (found by the full-range detector), or None."""
+        found = self._far.process(np.ascontiguousarray(image)).detections
+        if not found:
+            return None
+        box = max(found, key=lambda d: d.score[0]).location_data.relative_bounding_box
+        return int(box.width * image.shape[1])
+
+    def tracker(self, *, refine: bool = False) -> FaceTracker:
+        """A new face tracker for one attempt's frames; `refine` adds the eye and lip model (blinks), 2x the CPU."""
         mesh = self._face_mesh.FaceMesh(
             static_image_mode=False,
             max_num_faces=1,
-            refine_landmarks=True,
+            refine_landmarks=refine,
             min_detection_confidence=0.5,
             min_tracking_confidence=0.5,
         )

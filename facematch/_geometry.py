@@ -36,8 +36,8 @@ EYE_RING_R = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 14
 EYE_RING_L = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
              176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
-# Skin above any mask line (under the eyes, upper cheeks) and the region a mask covers (mouth, chin, lower cheeks).
-UPPER_SKIN = (117, 118, 119, 346, 347, 348, 50, 280, 101, 330)
+# Skin no mask covers (the forehead) and the region a mask covers (mouth, chin, lower cheeks).
+UPPER_SKIN = (151, 108, 337, 9, 69, 299, 104, 333)
 LOWER_FACE = (57, 287, 17, 200, 199, 175, 18, 83, 313, 204, 424, 32, 262, 211, 431)
 
 NOSE_DEPTH = 0.95

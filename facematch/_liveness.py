@@ -30,6 +30,7 @@ from ._geometry import Geometry
 from ._settings import LivenessSettings
 from ._types import LivenessCheck, LivenessResult
 
+_NOISE_DEGREES = 3.0  # parallax readings within the landmarks' noise say nothing about depth
 _HEAD_AXES: dict[Action, tuple[str, float]] = {
     Action.TURN_LEFT: ("yaw", 1.0),
     Action.TURN_RIGHT: ("yaw", -1.0),
@@ -45,6 +46,7 @@ class Observation:
     at: float
     geometry: Geometry | None
     screen: float | None = None
+    eye_model: bool = False  # measured with the eye model (around a blink): its corners sit a little apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def neutral_pose(challenge: Challenge, observations: Sequence[Observation]) -> N
         for prompt in challenge.prompts
         if not prompt.is_step
         for o in observations
-        if o.geometry is not None and (prompt.start + prompt.end) / 2 <= o.at < prompt.end
+        if o.geometry is not None and not o.eye_model and (prompt.start + prompt.end) / 2 <= o.at < prompt.end
     ]
     if len(settled) < 3:
         return None
@@ -153,10 +155,10 @@ def _head_move(
     if not asked:
         return LivenessCheck(name, False, 0.0, "no face during the step")
     reached = max(value for _, value in asked)
-    onset = next((at for at, value in asked if value >= settings.onset_fraction * target), None)
     wrong_way = min(value for _, value in asked)
-    if reached < target or onset is None:
+    if reached < target:
         return LivenessCheck(name, False, round(reached, 1), f"reached {reached:.0f}° of {target:.0f}°")
+    onset = _rise_start(asked, target, settings.onset_fraction)
     delay = onset - step.start
     if not settings.reaction_min <= delay <= settings.reaction_max:
         return LivenessCheck(name, False, round(reached, 1), f"movement started {delay:+.2f}s after the prompt")
@@ -165,6 +167,17 @@ def _head_move(
     if max(crossed) > max(settings.neutral_degrees, settings.cross_fraction * reached):
         return LivenessCheck(name, False, round(reached, 1), f"{other} moved {max(crossed):.0f}° instead")
     return LivenessCheck(name, True, round(reached, 1), f"reached {reached:.0f}° {delay:.2f}s after the prompt")
+
+
+def _rise_start(values: Sequence[tuple[float, float]], target: float, low: float) -> float:
+    """When the movement that first reached `target` began: the first frame after the last one below `low`
+    of the target (noise near the neutral pose does not start a movement)."""
+    reach = next(i for i, (_, value) in enumerate(values) if value >= target)
+    floor = max(low * target, _NOISE_DEGREES + 1.0)  # sway and landmark noise reach a few degrees
+    start = reach
+    while start > 0 and values[start - 1][1] >= floor:
+        start -= 1
+    return values[start][0]
 
 
 def _blink(
@@ -194,8 +207,15 @@ def _blink(
         return LivenessCheck(name, False, round(delay, 2), f"blink {delay:.2f}s after the prompt: too late")
     if moved > settings.neutral_degrees:
         return LivenessCheck(name, False, round(delay, 2), f"the head moved {moved:.0f}° during the blink")
-    shape = [o.geometry.aspect / neutral.aspect for o in window if o.geometry is not None and o.at == closed_at]
-    if shape and abs(shape[0] - 1) > settings.blink_shape:
+    opened = [
+        o.geometry.aspect
+        for o in window
+        if o.geometry is not None and o.geometry.ear >= settings.blink_open * neutral.open_ear
+    ]
+    shape = [
+        o.geometry.aspect / float(np.median(opened)) for o in window if o.geometry is not None and o.at == closed_at
+    ]
+    if opened and shape and abs(shape[0] - 1) > settings.blink_shape:
         # A sheet tilted away shortens the eyes (a fake blink) but the whole face with them.
         return LivenessCheck(name, False, round(delay, 2), f"the face's shape changed {shape[0]:.2f}x with the eyes")
     return LivenessCheck(name, True, round(delay, 2), f"blink {delay:.2f}s after the prompt")
@@ -209,7 +229,7 @@ def depth_check(observations: Sequence[Observation], neutral: Neutral, settings:
     """
     ratios = []
     for o in observations:
-        if o.geometry is None:
+        if o.geometry is None or o.eye_model:
             continue
         change = o.geometry.aspect / neutral.aspect
         turn = math.degrees(math.acos(min(1.0, change)))
@@ -217,9 +237,11 @@ def depth_check(observations: Sequence[Observation], neutral: Neutral, settings:
         up = o.geometry.pitch - neutral.pitch
         # Chin down reads weakly on real heads too (the nose tip drops toward the mouth corners): only turns
         # and chin-up tilts are read; a sheet tilted either way reads "up" (perspective) and is caught here.
-        for shortened, parallax in ((turn, o.geometry.yaw - neutral.yaw), (tilt if up >= 0 else 0.0, up)):
-            if shortened >= settings.depth_min_turn:
-                ratios.append(abs(math.tan(math.radians(parallax))) / math.tan(math.radians(shortened)))
+        # Readings within the landmarks' noise (a few degrees) say nothing about depth and are left out.
+        yaw = abs(o.geometry.yaw - neutral.yaw)
+        for shortened, parallax in ((turn, yaw), (tilt, up)):
+            if shortened >= settings.depth_min_turn and parallax >= _NOISE_DEGREES:
+                ratios.append(math.tan(math.radians(parallax)) / math.tan(math.radians(shortened)))
     if not ratios:
         return LivenessCheck("depth", True, 1.0, "no frame turned far enough to read the depth")
     value = float(np.median(ratios))

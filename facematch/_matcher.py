@@ -77,10 +77,18 @@ class FaceMatcher:
         faces = self.engine.faces(image)
         face, refusals = select_face(faces)
         if face is None:
-            return QualityReport(refusals, faces_found=len(faces))
+            return QualityReport(self.no_face_or_too_small(refusals, image), faces_found=len(faces))
         settings = self.settings.card_quality if card else self.settings.camera_quality
         measures = measure_face(image, face)
         return QualityReport(gate(measures, image.shape[0], settings), measures, len(faces))
+
+    def no_face_or_too_small(self, refusals: tuple[Refusal, ...], image: Image) -> tuple[Refusal, ...]:
+        """"Move closer" rather than "look at the camera" when a face is there but too small for the mesh."""
+        if refusals and refusals[0].reason == Reason.NO_FACE:
+            width = self.engine.far_face_width(image)
+            if width is not None:
+                return (Refusal(Reason.FACE_TOO_SMALL, f"{width}px"),)
+        return refusals
 
     def draw(self, rng: random.Random | None = None) -> Challenge:
         """A new random challenge (`rng` only for tests and evaluations)."""
@@ -88,7 +96,7 @@ class FaceMatcher:
 
     def start(self, card: CardFace, challenge: Challenge | None = None) -> FaceSession:
         """A new attempt against `card`, with a freshly drawn challenge unless one is given."""
-        return FaceSession(self, card, challenge or self.draw(), self.engine.tracker())
+        return FaceSession(self, card, challenge or self.draw())
 
     def verify(self, card: CardFace | bytes, challenge: Challenge, frames: Sequence[TimedFrame]) -> MatchDecision:
         """A whole attempt at once: the frames recorded while `challenge` was shown (tests, CLI, evaluation)."""

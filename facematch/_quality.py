@@ -51,9 +51,11 @@ def measure_face(image: Image, landmarks: Landmarks, geometry: Geometry | None =
 
 
 def gate(measures: FaceMeasures, image_height: int, settings: QualitySettings) -> tuple[Refusal, ...]:
-    """Every gate that `measures` fails, most actionable first (a mask before anything the mask causes)."""
+    """Every gate that `measures` fails, most actionable first (a mask before the pose it may upset)."""
+    exposed = measures.brightness < settings.min_brightness or measures.brightness > settings.max_brightness
     checks = [
-        (measures.mask > settings.mask_score, Reason.MASK, f"lower face covered ({measures.mask})"),
+        # Colour cannot tell a mask on a face badly lit: the light comes first then.
+        (measures.mask > settings.mask_score and not exposed, Reason.MASK, f"lower face covered ({measures.mask})"),
         (measures.face_px < settings.min_face_px, Reason.FACE_TOO_SMALL, f"{measures.face_px}px"),
         (
             measures.face_height > settings.max_face_fraction * image_height,
@@ -112,26 +114,28 @@ def exposure(grey: NDArray[np.uint8]) -> tuple[float, float]:
 
 
 def mask_score(image: Image, landmarks: Landmarks, span: float) -> float:
-    """How unlike skin the lower face is, compared with the same person's cheeks under the eyes.
+    """How unlike skin, and how uniform, the lower face is, against the same person's forehead.
 
-    A face mask (white, blue, black, patterned) changes the colour (YCrCb chroma) or the lightness of the
-    mouth and chin region against the skin above it; a bare face keeps skin chroma there (lips add a little
-    red). 0 is skin-like; above 0.5 the lower face is taken as covered. A dark beard moves lightness but
-    not chroma much, hence the lower weight of lightness.
+    A face mask (white, blue, black, patterned) moves the colour (YCrCb chroma) of the mouth and chin region
+    away from the skin's and makes it uniform; a bare face keeps skin chroma there, with lips and shadows
+    making it uneven. Lightness is left out: a fringe over the forehead, a beard or side light change it on
+    bare faces. Score = chroma distance / 12 - spread / 2; bare tuning faces <= 0.3, masked >= 1.8.
     """
     ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float64)
     radius = max(1, int(0.05 * span))
     upper = _patch_means(ycc, landmarks, UPPER_SKIN, radius)
-    lower = _patch_means(ycc, landmarks, LOWER_FACE, radius)
-    if upper is None or lower is None:
+    lower_values = _patch_values(ycc, landmarks, LOWER_FACE, radius)
+    if upper is None or len(lower_values) < len(LOWER_FACE) // 2:
         return 0.0
+    lower = np.median(lower_values, axis=0)
     chroma = float(np.linalg.norm(lower[1:] - upper[1:]))
-    lightness = abs(float(lower[0] - upper[0]))
-    spread = float(np.median(np.abs(_patch_values(ycc, landmarks, LOWER_FACE, radius)[:, 1:] - lower[1:])))
-    return chroma / 16.0 + lightness / 90.0 - spread / 40.0
+    spread = float(np.median(np.abs(lower_values[:, 1:] - lower[1:])))
+    return chroma / 12.0 - spread / 2.0
 
 
-def _patch_values(ycc: NDArray[np.float64], landmarks: Landmarks, points: tuple[int, ...], radius: int) -> NDArray[np.float64]:
+def _patch_values(
+    ycc: NDArray[np.float64], landmarks: Landmarks, points: tuple[int, ...], radius: int
+) -> NDArray[np.float64]:
     height, width = ycc.shape[:2]
     values = []
     for index in points:

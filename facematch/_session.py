@@ -8,7 +8,7 @@
     decision = session.finish()                   # verdict, distance, liveness checks, refusals
 
 Frames are analysed at most `analysis_fps` times a second (the face mesh follows the face; detection only
-when it is lost); only the sharpest usable frame of the "face the camera" pauses is kept, and only it is
+when it is lost); only the most frontal usable frame of the "face the camera" pauses is kept, and only it is
 encoded, once, in `finish`. Nothing else of the frames is kept.
 """
 
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._challenge import Challenge, Prompt
+from ._challenge import Action, Challenge, Prompt
 from ._decode import Image
 from ._engine import FaceTracker
 from ._geometry import Landmarks, measure
@@ -40,7 +40,7 @@ _SCREEN_EVERY = 3  # the moiré score is measured on every third analysed frame
 
 @dataclass(slots=True)
 class _Candidate:
-    """The best frame so far for the match: usable, facing the camera, sharpest."""
+    """The best frame so far for the match: usable, the most frontal."""
 
     image: Image
     landmarks: Landmarks
@@ -50,11 +50,11 @@ class _Candidate:
 class FaceSession:
     """One attempt against one card face: a challenge, the frames' observations, then the decision."""
 
-    def __init__(self, matcher: FaceMatcher, card: CardFace, challenge: Challenge, tracker: FaceTracker) -> None:
+    def __init__(self, matcher: FaceMatcher, card: CardFace, challenge: Challenge) -> None:
         self.challenge = challenge
         self._matcher = matcher
         self._card = card
-        self._tracker = tracker
+        self._trackers: dict[bool, FaceTracker] = {}
         self._observations: list[Observation] = []
         self._greys: list[NDArray[np.uint8]] = []
         self._problems: Counter[Reason] = Counter()
@@ -81,7 +81,9 @@ class FaceSession:
         if at <= self._last_at:
             self._out_of_order += 1
             return Guidance(prompt, None, self.done(at))
-        if at - self._last_at < 0.9 / self._matcher.settings.liveness.analysis_fps or at < 0:
+        liveness = self._matcher.settings.liveness
+        rate = liveness.blink_fps if self._eyes_matter(at) else liveness.analysis_fps
+        if at - self._last_at < 0.9 / rate or at < 0:
             return Guidance(prompt, None, self.done(at))
         started = time.process_time()
         try:
@@ -91,17 +93,27 @@ class FaceSession:
         self._last_at = at
         return Guidance(prompt, problem, self.done(at))
 
+    def _eyes_matter(self, at: float) -> bool:
+        """True while a blink is asked (and just after): frames are analysed faster, with the eye model."""
+        return any(p.action == Action.BLINK and p.start - 0.2 <= at < p.end + 0.5 for p in self.challenge.prompts)
+
+    def _tracker(self, refine: bool) -> FaceTracker:
+        if refine not in self._trackers:
+            self._trackers[refine] = self._matcher.engine.tracker(refine=refine)
+        return self._trackers[refine]
+
     def _analyse(self, frame: Image, at: float, prompt: Prompt | None) -> Refusal | None:
-        landmarks = self._tracker.landmarks(frame)
+        eyes = self._eyes_matter(at)
+        landmarks = self._tracker(eyes).landmarks(frame)
         self._greys.append(_small_grey(frame))
         if landmarks is None:
             self._observations.append(Observation(at, None))
-            return self._note(Refusal(Reason.NO_FACE))
+            return self._note(self._matcher.no_face_or_too_small((Refusal(Reason.NO_FACE),), frame)[0])
         geometry = measure(landmarks)
         screen = None
         if len(self._observations) % _SCREEN_EVERY == 0:
             screen = screen_score(face_crop(frame, landmarks))
-        self._observations.append(Observation(at, geometry, screen))
+        self._observations.append(Observation(at, geometry, screen, eyes))
         if prompt is not None and prompt.is_step:
             return None  # during a movement the pose gates do not apply
         measures = measure_face(frame, landmarks, geometry)
@@ -117,11 +129,8 @@ class FaceSession:
         return refusal
 
     def _keep_if_best(self, frame: Image, landmarks: Landmarks, report: QualityReport) -> None:
-        assert report.measures is not None
-        best = self._candidate
-        if best is None or (
-            best.report.measures is not None and report.measures.sharpness > best.report.measures.sharpness
-        ):
+        """Keep the most frontal usable frame (sharper wins a tie): the encoder is least sure off-axis."""
+        if self._candidate is None or _frontality(report) < _frontality(self._candidate.report):
             self._candidate = _Candidate(frame.copy(), landmarks, report)
 
     def finish(self) -> MatchDecision:
@@ -135,7 +144,9 @@ class FaceSession:
             self._cpu += time.process_time() - started
             self._candidate = None
             self._greys.clear()
-            self._tracker.close()
+            for tracker in self._trackers.values():
+                tracker.close()
+            self._trackers.clear()
         self._finished.timings_ms["attempt_cpu_ms"] = round(self._cpu * 1000, 1)
         self._finished.timings_ms["card_cpu_ms"] = self._card.cpu_ms
         self._finished.timings_ms["frames_analysed"] = float(len(self._observations))
@@ -170,19 +181,27 @@ class FaceSession:
         return None
 
     def _most_common_problem(self, liveness: LivenessResult) -> Refusal:
+        seen = sum(1 for o in self._observations if o.geometry is not None)
         if not self._observations:
             return Refusal(Reason.NOT_ENOUGH_FRAMES, "no frame analysed")
-        if self._problems:
-            reason, _ = self._problems.most_common(1)[0]
-            if reason == Reason.NO_FACE and any(o.geometry is not None for o in self._observations):
-                return Refusal(Reason.FACE_LOST, _frames_detail(liveness))
-            return self._last_problem[reason]
-        return Refusal(Reason.FACE_LOST, _frames_detail(liveness))
+        problems = Counter({r: n for r, n in self._problems.items() if r != Reason.NO_FACE})
+        if problems:
+            return self._last_problem[problems.most_common(1)[0][0]]
+        if seen < len(self._observations) * 0.8:
+            return Refusal(Reason.FACE_LOST if seen else Reason.NO_FACE, _frames_detail(liveness))
+        return Refusal(Reason.NOT_ENOUGH_FRAMES, _frames_detail(liveness))
 
     def _camera_report(self) -> QualityReport:
         if self._candidate is not None:
             return self._candidate.report
         return QualityReport(tuple(self._last_problem.values())[:1] or (Refusal(Reason.NOT_ENOUGH_FRAMES),))
+
+
+def _frontality(report: QualityReport) -> float:
+    measures = report.measures
+    if measures is None:
+        return float("inf")
+    return abs(measures.yaw) + abs(measures.roll) - measures.sharpness / 200.0
 
 
 def _frames_detail(liveness: LivenessResult) -> str:

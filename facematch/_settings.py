@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_THRESHOLD = 0.40
-"""Largest distance accepted as the same person (docs/facematch.md, "The match band")."""
+DEFAULT_THRESHOLD = 0.45
+"""Largest distance accepted as the same person (docs/facematch.md, "The match band"): tuning faces give
+genuine chip-vs-camera distances <= 0.23 and impostors >= 0.647."""
 
 DEFAULT_UNDECIDED_MARGIN = 0.15
 """Distances in (threshold, threshold + margin] are "could not decide": the terminal falls back."""
@@ -31,7 +32,7 @@ class QualitySettings:
     max_yaw: float = 20.0  # degrees, parallax reading (the match frame must be frontal)
     max_pitch: float = 25.0
     max_roll: float = 15.0
-    mask_score: float = 0.5  # above: the lower face is covered (a mask), see _quality.mask_score
+    mask_score: float = 1.0  # above: the lower face is covered (a mask); tuning faces bare <= 0.3, masked >= 1.8
 
 
 CARD_PHOTO_QUALITY = QualitySettings(
@@ -44,25 +45,26 @@ CARD_PHOTO_QUALITY = QualitySettings(
 class ChallengeSettings:
     """How challenges are drawn: one blink plus `head_moves` different head movements, random order and timing."""
 
-    head_moves: int = 2
-    first_pause: tuple[float, float] = (1.0, 1.4)  # seconds facing the camera before the first prompt
-    step_length: tuple[float, float] = (1.2, 1.7)  # seconds each prompt is shown
-    pause: tuple[float, float] = (0.6, 1.0)  # "face the camera" between prompts
+    head_moves: int = 3  # 4 x 3 x 2 orders of three moves x 4 places for the blink: 96 orders
+    first_pause: tuple[float, float] = (0.9, 1.3)  # seconds facing the camera before the first prompt
+    step_length: tuple[float, float] = (1.0, 1.5)  # seconds each prompt is shown
+    pause: tuple[float, float] = (0.7, 1.1)  # "face the camera" between prompts (a head takes 0.6-1 s back)
 
 
 @dataclass(frozen=True, slots=True)
 class LivenessSettings:
     """Thresholds of the challenge check and of the passive presentation-attack checks."""
 
-    analysis_fps: float = 8.0  # frames faster than this are skipped (CPU), timestamps decide
+    analysis_fps: float = 7.0  # frames faster than this are skipped (CPU), timestamps decide
+    blink_fps: float = 12.0  # ... except around "blink" (eye model on): a blink's closed phase lasts 0.1-0.3 s
     min_face_share: float = 0.6  # share of analysed frames of each prompt that must show the face
-    reaction_min: float = 0.15  # s: a movement that starts sooner after its prompt anticipated it
+    reaction_min: float = 0.1  # s: a movement whose rise began sooner after its prompt anticipated it
     reaction_max: float = 1.3  # s: the movement must have started by then
     settle: float = 0.6  # s allowed after a prompt ends to finish the movement
     turn_degrees: float = 15.0  # parallax yaw the patient must reach (a sheet turned any amount stays ~0-6)
     pitch_degrees: float = 10.0  # parallax pitch change for "look up" (a sheet tilted 55° reads <= 8.5)
-    down_degrees: float = 7.0  # for "look down" (real heads read ~0.6x the angle; sheets read the wrong way)
-    onset_fraction: float = 0.5  # a movement "starts" when it passes this share of its target
+    down_degrees: float = 5.5  # for "look down" (real heads read ~0.5x the angle; sheets read the wrong way)
+    onset_fraction: float = 0.35  # a movement's rise starts at the last frame below this share of its target
     neutral_degrees: float = 12.0  # "face the camera": yaw and pitch back within this of the neutral pose
     cross_fraction: float = 0.9  # the other axis may move at most this share of the asked one
     blink_closed: float = 0.6  # eye aspect ratio at or below this share of the open eyes is "closed"
@@ -73,7 +75,7 @@ class LivenessSettings:
     depth_min_turn: float = 18.0  # degrees of foreshortening before the depth ratio is read
     frozen_diff: float = 0.3  # mean absolute grey difference below which two frames count as identical
     max_frozen_share: float = 0.2  # share of consecutive analysed pairs allowed to be identical
-    max_screen_score: float = 6.0  # spectral peak ratio of the face crop above which it is a screen (moiré)
+    max_screen_score: float = 3.8  # median log peak ratio of the face spectrum; tuning faces: live <= 3.31 per frame
 
 
 @dataclass(frozen=True, slots=True)
