@@ -69,7 +69,9 @@ class LivenessSettings:
     cross_fraction: float = 0.9  # the other axis may move at most this share of the asked one
     blink_closed: float = 0.6  # eye aspect ratio at or below this share of the open eyes is "closed"
     blink_open: float = 0.85  # ... at or above this share is "open"
-    blink_shape: float = 0.12  # the face's aspect may change this much while the eyes close
+    # The face's aspect may change this much while the eyes close (a sheet tipped far enough to fake a closed
+    # eye, >= 53°, changes it >= 1.66x).
+    blink_shape: float = 0.25
     min_open_ear: float = 0.12  # eyes never opened wider than this: the blink check cannot run (guidance)
     min_depth_ratio: float = 0.5  # nose parallax / foreshortening on turned frames, real heads ~0.8-1.05
     depth_min_turn: float = 18.0  # degrees of foreshortening before the depth ratio is read

@@ -500,17 +500,22 @@ def live_attempt(
     return film(scene, follow(challenge, rng, LIVE, fps=fps), rng)
 
 
-def random_rng(seed: int) -> random.Random:
-    """A seeded `random.Random` for drawing reproducible challenges in tests and evaluations."""
-    return random.Random(seed)
+def recording(
+    scene: Scene, challenge: Challenge, rng: np.random.Generator, *, fps: float = 10.0
+) -> list[tuple[float, Image]]:
+    """A live answer to `challenge` as a camera records it: every frame, `fps` a second, to the end."""
+    track = follow(challenge, rng)
+    count = int((challenge.duration + 0.3) * fps)
+    steady = [(i / fps, min(track, key=lambda item: abs(item[0] - i / fps))[1]) for i in range(count)]
+    return film(scene, steady, rng)
 
 
 def write_live_demo(directory: Path) -> tuple[Path, bytes]:
     """A recorded live answer of scikit-image's astronaut (MJPG video) and her chip photo (JPEG 2000).
 
-    The video answers one challenge, drawn from a fixed seed: played as the camera of a later attempt it is
-    a replay and must fail (the demo shows that); `python -m facematch demo-camera` simulates a patient who
-    follows the prompts instead. Used by the demo and the terminal tests.
+    The video answers one challenge, drawn from seed 2026 (`python -m facematch match --challenge-seed 2026
+    --video live.avi --fps 10` accepts it): played as the camera of a new attempt it is a replay and fails;
+    `--camera simulate:astronaut` is a patient who follows the prompts instead. Used by the demo and tests.
     """
     from skimage import data as skdata
 
@@ -523,8 +528,8 @@ def write_live_demo(directory: Path) -> tuple[Path, bytes]:
     challenge = draw_challenge(ChallengeSettings(), random.Random(2026))
     directory.mkdir(parents=True, exist_ok=True)
     video = directory / "live.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 12, (FRAME_W, FRAME_H))
-    for _, image in live_attempt(scene, challenge, np.random.default_rng(0)):
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10, (FRAME_W, FRAME_H))
+    for _, image in recording(scene, challenge, np.random.default_rng(0)):
         writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     writer.release()
     return video, chip_photo(astronaut[20:260, 110:330])

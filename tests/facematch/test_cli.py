@@ -34,10 +34,7 @@ def test_match_judges_a_recorded_attempt_and_exits_0(
     tmp_path: Path, card_photo: bytes, scene: synth.Scene, matcher: FaceMatcher, capsys: pytest.CaptureFixture[str]
 ) -> None:
     challenge: Challenge = matcher.draw(random.Random(21))
-    track = synth.follow(challenge, np.random.default_rng(2))
-    count = int((challenge.duration + 0.3) * 10)
-    steady = [(i / 10.0, min(track, key=lambda item: abs(item[0] - i / 10.0))[1]) for i in range(count)]
-    recorded: list[TimedFrame] = synth.film(scene, steady, np.random.default_rng(2))  # a 10-fps recording
+    recorded: list[TimedFrame] = synth.recording(scene, challenge, np.random.default_rng(2))
     card = tmp_path / "card.jp2"
     card.write_bytes(card_photo)
     frames = _write_frames(tmp_path, [frame for _, frame in recorded])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from facematch import (
     Action,
     CardFace,
     Challenge,
+    FaceMatcher,
     Image,
     LivenessCheck,
     LivenessResult,
@@ -793,12 +795,20 @@ def _card_with_photo(path: Path, authority: CertificateAuthority, key: rsa.RSAPr
     return VirtualCard.create(path, certificate_der=der, private_key=key, pin=PIN, face_image=photo, face_format="jp2")
 
 
+class SeededMatcher(FaceMatcher):
+    """The real matcher with challenges from a fixed seed, so that these tests do not depend on chance."""
+
+    def draw(self, rng: random.Random | None = None) -> Challenge:
+        return super().draw(random.Random(7))
+
+
 def _run_with_camera(service: FakeService, card: Path, camera: str, keys: Sequence[str]) -> Run:
     lines: list[str] = []
     code = main(
         ["--token", TOKEN, "--url", "http://onshi.test", "--card", str(card), "--presence", "face",
          "--camera", camera, "--consent", "none"],
         transport=httpx.MockTransport(service), input=Keys(*keys), output=lines.append, sleep=lambda s: None,
+        matcher=SeededMatcher(),
     )  # fmt: skip
     return Run(code, "\n".join(lines), [], Keys(), Keys())
 
