@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from ._matcher import CardFace, FaceMatcher
 
 _GREY_SIDE = 96  # frames are compared for identity (frozen check) at this size
-_SCREEN_EVERY = 3  # the moiré score is measured on every third analysed frame
+_SCREEN_EVERY = 4  # the moiré score is measured on every fourth analysed frame
+_GATES_EVERY = 2  # the quality gates run on every second frame of a pause
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class FaceSession:
         self._last_at = -1e9
         self._cpu = 0.0
         self._fed = 0
+        self._pause_frames = 0
         self._out_of_order = 0
         self._finished: MatchDecision | None = None
 
@@ -82,7 +84,9 @@ class FaceSession:
             self._out_of_order += 1
             return Guidance(prompt, None, self.done(at))
         liveness = self._matcher.settings.liveness
-        rate = liveness.blink_fps if self._eyes_matter(at) else liveness.analysis_fps
+        rate = liveness.analysis_fps if prompt is not None and prompt.is_step else liveness.pause_fps
+        if self._eyes_matter(at):
+            rate = liveness.blink_fps
         if at - self._last_at < 0.9 / rate or at < 0:
             return Guidance(prompt, None, self.done(at))
         started = time.process_time()
@@ -116,6 +120,9 @@ class FaceSession:
         self._observations.append(Observation(at, geometry, screen, eyes))
         if prompt is not None and prompt.is_step:
             return None  # during a movement the pose gates do not apply
+        self._pause_frames += 1
+        if self._pause_frames % _GATES_EVERY and self._candidate is not None:
+            return None  # the gates run on every other pause frame once a usable frame is kept (CPU)
         measures = measure_face(frame, landmarks, geometry)
         report = QualityReport(gate(measures, frame.shape[0], self._matcher.settings.camera_quality), measures, 1)
         if report.ok:

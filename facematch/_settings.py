@@ -55,8 +55,9 @@ class ChallengeSettings:
 class LivenessSettings:
     """Thresholds of the challenge check and of the passive presentation-attack checks."""
 
-    analysis_fps: float = 7.0  # frames faster than this are skipped (CPU), timestamps decide
-    blink_fps: float = 12.0  # ... except around "blink" (eye model on): a blink's closed phase lasts 0.1-0.3 s
+    analysis_fps: float = 7.0  # frames analysed per second during a movement (more are skipped: CPU)
+    pause_fps: float = 6.0  # ... during "face the camera"
+    blink_fps: float = 11.0  # ... around "blink" (eye model on): a blink's closed phase lasts 0.1-0.3 s
     min_face_share: float = 0.6  # share of analysed frames of each prompt that must show the face
     reaction_min: float = 0.1  # s: a movement whose rise began sooner after its prompt anticipated it
     reaction_max: float = 1.3  # s: the movement must have started by then

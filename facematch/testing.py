@@ -386,15 +386,16 @@ def follow(
 
 
 def frame_times(challenge: Challenge, rng: np.random.Generator, *, fps: float = 7.0) -> list[float]:
-    """When the session will look at a frame: `fps` a second, 12 around a blink (the frames of a 30-fps camera
-    that the session analyses; rendering only those keeps the evaluation affordable)."""
+    """When the session will look at a frame: `fps` a second in movements, 6 in pauses, 11 around a blink (the
+    frames of a 30-fps camera that the session analyses; rendering only those keeps the evaluation affordable)."""
     times, at = [], 0.0
     end = challenge.duration + 0.3
     blinks = [p for p in challenge.prompts if p.action == Action.BLINK]
     while at < end:
         times.append(max(0.0, at + float(rng.normal(0, 0.003))))
         near_blink = any(p.start - 0.2 <= at < p.end + 0.5 for p in blinks)
-        at += 1 / 12 if near_blink else 1 / fps
+        prompt = challenge.prompt_at(at)
+        at += 1 / 11 if near_blink else 1 / fps if prompt is None or prompt.is_step else 1 / 6
     return times
 
 
