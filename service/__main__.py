@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import socket
+import sys
 
 import uvicorn
 
 from service.app import create_app
-from service.core.settings import get_settings
-from service.runtime import prepare
+from service.core.settings import Settings
+from service.runtime import prepare, settings_or_exit
+
+
+def _check_port(host: str, port: int) -> None:
+    """Stop before anything is started or seeded when another process holds the port."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            print(f"onshi: cannot start: {host}:{port} {reason}: stop the other server or set ONSHI_PORT "
+                  "(the clients follow ONSHI_PORT too)", file=sys.stderr)
+            raise SystemExit(2) from None
+
+
+def _check_authority(settings: Settings) -> None:
+    """Production never creates an authority: its key and certificate must be there."""
+    from service.authority.ca import CERT_FILE, KEY_FILE
+
+    directory = settings.authority_path
+    if settings.env == "production" and not ((directory / KEY_FILE).exists() and (directory / CERT_FILE).exists()):
+        print(f"onshi: cannot start: no certificate authority in {directory} ({KEY_FILE}, {CERT_FILE}): set "
+              "ONSHI_AUTHORITY_DIR, or create one with `python -m service.admin init-authority`", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="seed demo data (once) and print how to use it")
     args = parser.parse_args(argv)
-    settings = prepare(get_settings())
+    settings = settings_or_exit()
+    _check_authority(settings)
+    _check_port(settings.host, settings.port)
+    settings = prepare(settings)
     if args.demo:
         from service import demo
 

@@ -25,8 +25,8 @@ from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
 from service.core.errors import OnshiError
 from service.core.migrate import apply_migrations
-from service.core.settings import Settings, get_settings
-from service.runtime import connection, database_url, load_authority, prepare
+from service.core.settings import Settings
+from service.runtime import connection, database_url, load_authority, prepare, settings_or_exit
 
 ACTOR = "admin-cli"
 Handler = Callable[[asyncpg.Connection, argparse.Namespace, Settings], Awaitable[dict[str, Any]]]
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service.admin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending database migrations")
+    sub.add_parser("init-authority", help="create the authority's key and certificate (never replaces them)")
     p = sub.add_parser("create-facility", help="a clinic, hospital, dental clinic or pharmacy")
     p.add_argument("--code", required=True, help="10-digit 医療機関コード")
     p.add_argument("--name", required=True)
@@ -151,14 +152,34 @@ def _fail(code: str, detail: str) -> int:
     return 2
 
 
+def _init_authority(settings: Settings) -> int:
+    """Create ca_key.pem and ca_cert.pem in the authority directory; an existing authority is kept as it is."""
+    from cryptography.hazmat.primitives import hashes
+
+    from service.authority.ca import CERT_FILE, CertificateAuthority
+
+    directory = settings.authority_path
+    existed = (directory / CERT_FILE).exists()
+    try:
+        authority = CertificateAuthority.load_or_create(directory, allow_create=True, name=settings.authority_name)
+    except (OSError, ValueError) as exc:
+        return _fail("authority_error", str(exc))
+    print(json.dumps({"authority_dir": str(directory), "created": not existed, "name": authority.name,
+                      "certificate_sha256": authority.certificate.fingerprint(hashes.SHA256()).hex()},
+                     ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, prepare the database, run, print JSON."""
     args = _parser().parse_args(argv)
+    if args.command == "init-authority":
+        return _init_authority(settings_or_exit())
     if args.command == "migrate":
-        applied = apply_migrations(database_url(get_settings()))
+        applied = apply_migrations(database_url(settings_or_exit()))
         print(json.dumps({"applied": applied}))
         return 0
-    settings = prepare(get_settings(), with_redis=False)
+    settings = prepare(settings_or_exit(), with_redis=False)
     try:
         result = asyncio.run(run(args, settings))
     except OnshiError as exc:

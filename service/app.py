@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.accounts.auth import TokenCache
+from service.apidocs.openapi import build_openapi
 from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls
@@ -21,6 +23,7 @@ from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.redis import create_redis
 from service.core.settings import Settings, get_settings
+from service.verification.challenges import ChallengeStore, Limit
 
 log = get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
@@ -69,6 +72,9 @@ def _lifespan(settings: Settings) -> Any:
         )
         app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         app.state.redis = create_redis(redis_url)
+        app.state.token_cache = TokenCache(settings.token_cache_seconds)
+        app.state.challenges = ChallengeStore(app.state.redis, ttl_seconds=settings.challenge_ttl_seconds,
+                                              limit=Limit(settings.challenge_limit, settings.challenge_limit_seconds))
         worker = _start_worker(app, settings)
         try:
             yield
@@ -97,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_output=settings.log_json)
     app = FastAPI(
-        title="Onshi", version="0.1.0", lifespan=_lifespan(settings),
+        title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
     )
     app.add_exception_handler(OnshiError, _onshi_error)
@@ -105,14 +111,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
 
 
 def _include_routers(app: FastAPI) -> None:
+    from service.apidocs.routes import router as docs_router
     from service.authority.routes import router as authority_router
     from service.batches.routes import router as batches_router
     from service.consent.routes import router as consent_router
     from service.core.health import router as health_router
+    from service.fhir.routes import router as fhir_router
     from service.linking.routes import router as linking_router
     from service.records.routes import router as records_router
     from service.verification.routes import router as verification_router
@@ -120,5 +129,6 @@ def _include_routers(app: FastAPI) -> None:
     from service.viewer.routes import router as viewer_router
 
     for router in (health_router, authority_router, batches_router, linking_router, records_router,
-                   verification_router, consent_router, viewer_router, viewer_pages):
+                   verification_router, consent_router, viewer_router, viewer_pages, fhir_router,
+                   docs_router):
         app.include_router(router)

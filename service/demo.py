@@ -135,6 +135,8 @@ async def seed(settings: Settings) -> dict[str, Any]:
     credentials = demo_dir / "credentials.json"
     if credentials.exists():
         loaded: dict[str, Any] = json.loads(credentials.read_text())
+        async with connection(settings) as conn:
+            await _current_states(conn, loaded["cards"])
         return loaded
     async with connection(settings) as conn:
         out = await _accounts(conn)
@@ -149,10 +151,34 @@ async def seed(settings: Settings) -> dict[str, Any]:
         await _upload(conn, insurer=None, csv_text=MEDICATION_CSV, key="demo-medication-1", kind="medication",
                       owner=f"claims:{claims_id}")
     await _process_batches(settings)
+    async with connection(settings) as conn:
+        await _current_states(conn, out["cards"])  # as a restart reads them: one wording for both
     demo_dir.mkdir(parents=True, exist_ok=True)
     credentials.write_text(json.dumps(out, ensure_ascii=False, indent=2))
     credentials.chmod(0o600)
     return out
+
+
+async def _current_states(conn: asyncpg.Connection, issued: list[dict[str, Any]]) -> None:
+    """Each card as it is now (renewed, suspended, unlinked...), read from its file and the database."""
+    from terminals.card import VirtualCard
+
+    for card in issued:
+        card["serial"] = VirtualCard.load(Path(card["card"])).serial
+        row = await conn.fetchrow(
+            "SELECT c.status, "
+            "  EXISTS (SELECT 1 FROM registrations g WHERE g.holder_id = c.holder_id AND g.unregistered_at IS NULL) "
+            "    AS registered, "
+            "  EXISTS (SELECT 1 FROM links l WHERE l.holder_id = c.holder_id AND l.unlinked_at IS NULL) AS linked, "
+            "  EXISTS (SELECT 1 FROM link_reviews r WHERE r.holder_id = c.holder_id AND r.resolved_at IS NULL) "
+            "    AS in_review "
+            "FROM certificates c WHERE c.serial = $1", card["serial"])
+        if row is None:
+            card["registration"] = "unknown card"
+            continue
+        state = ("linked" if row["linked"] else "needs_review" if row["in_review"] else "registered, not linked"
+                 ) if row["registered"] else "not registered"
+        card["registration"] = state if row["status"] == "active" else f"{state}, certificate {row['status']}"
 
 
 async def _process_batches(settings: Settings) -> None:
@@ -186,7 +212,7 @@ def describe(out: dict[str, Any], *, base_url: str) -> str:
     lines += [f"  {i['insurer_number']} {i['name']}: token {i['token']}" for i in out["insurers"]]
     lines += ["", f"Authority operator token: {out['operator_token']}", f"Claims processor token: {out['claims_token']}",
               "", "Virtual cards (file, PIN, registration):"]
-    lines += [f"  {c['holder']:<8} {c['card']}  PIN {c['pin']}  serial {c['serial'][:12]}…  "
-              f"{c.get('registration', 'not registered')}" for c in out["cards"]]
+    lines += [f"  {c['holder']:<8} {c['card']}  PIN {c['pin']}  {c.get('registration', 'not registered')}\n"
+              f"           serial {c['serial']}" for c in out["cards"]]
     lines += [f"  face demo: --presence face --camera {c['camera']}" for c in out["cards"] if "camera" in c]
     return "\n".join(lines)

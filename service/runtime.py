@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from pydantic import ValidationError
 
 from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls, start_postgres
 from service.core.migrate import apply_migrations
-from service.core.settings import Settings
+from service.core.settings import Settings, get_settings
 
 
 def database_url(settings: Settings) -> str:
@@ -49,3 +51,14 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
             yield conn
     finally:
         await pool.close()
+
+
+def settings_or_exit() -> Settings:
+    """The settings; what is missing (production) is printed one line each, without a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            for line in str(error.get("ctx", {}).get("error", error["msg"])).splitlines():
+                print(f"onshi: cannot start: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

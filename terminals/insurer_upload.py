@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+from terminals.config import default_url
+
 KINDS = ("eligibility", "checkup")
 MEDIA_TYPES = {".csv": "text/csv", ".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson"}
 CHUNK_SIZE = 64 * 1024
@@ -185,6 +186,14 @@ def _json_object(response: httpx.Response) -> Status:
     return body
 
 
+def _where(exc: httpx.TransportError) -> str:
+    """The address a failed request was sent to."""
+    try:
+        return f"tried {exc.request.url}"
+    except RuntimeError:  # an error raised before the request was built
+        return "no request was sent"
+
+
 def send_with_retry(send: Callable[[], httpx.Response], *, retry: Retry, what: str) -> httpx.Response:
     """Call `send` until a final answer, backing off on network errors and 429/5xx; HttpError on non-2xx."""
     for attempt in range(1, retry.attempts + 1):
@@ -193,7 +202,7 @@ def send_with_retry(send: Callable[[], httpx.Response], *, retry: Retry, what: s
         except httpx.TransportError as exc:
             if attempt == retry.attempts:
                 raise UploadFailed(
-                    f"{what}: network error, giving up after {attempt} attempts: {exc}"
+                    f"{what}: network error, giving up after {attempt} attempts: {exc} ({_where(exc)})"
                 ) from exc
             _back_off(retry, attempt, f"{what}: network error ({type(exc).__name__}: {exc})")
             continue
@@ -343,7 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "file", type=Path, help="the batch: .csv (text/csv) or .ndjson/.jsonl (application/x-ndjson)"
     )
-    parser.add_argument("--url", default=os.environ.get("ONSHI_URL", DEFAULT_URL), help="service base URL")
+    parser.add_argument(
+        "--url", default=default_url(),
+        help="service base URL (default: ONSHI_URL, else http://ONSHI_HOST:ONSHI_PORT, i.e. 127.0.0.1:8000)",
+    )
     parser.add_argument("--token", default=os.environ.get("ONSHI_INSURER_TOKEN"), help="insurer bearer token")
     parser.add_argument("--insurer", required=True, help="insurer number (保険者番号)")
     parser.add_argument("--kind", choices=KINDS, default="eligibility")

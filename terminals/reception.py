@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import httpx
 
 from terminals.card import CardError, CardLocked, VirtualCard, WrongPin
+from terminals.config import default_url
 
 if TYPE_CHECKING:
     from facematch import CardFace, Challenge, FaceSession, FrameSource, MatchDecision
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 JST = timezone(timedelta(hours=9), "JST")
 CATEGORIES = ("medication", "checkup")
 CLEAR_SCREEN = "\x1b[2J\x1b[H"
@@ -688,7 +688,7 @@ class ReceptionClient:
             try:
                 response = send()
             except httpx.TransportError as exc:
-                wait, reason = self.retry.delay(attempt), type(exc).__name__
+                wait, reason = self.retry.delay(attempt), f"{type(exc).__name__} ({self.http.base_url})"
             else:
                 if response.status_code == 409 and not renewed:
                     renewed = True  # the challenge expired between signing and sending: a new one, once
@@ -1303,7 +1303,10 @@ def _date(value: str) -> date:
 def build_parser() -> argparse.ArgumentParser:
     """Arguments; --url and --token default to ONSHI_URL and ONSHI_TERMINAL_TOKEN."""
     parser = argparse.ArgumentParser(prog="python -m terminals.reception", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default=os.environ.get("ONSHI_URL", DEFAULT_URL), help="service base URL")
+    parser.add_argument(
+        "--url", default=default_url(),
+        help="service base URL (default: ONSHI_URL, else http://ONSHI_HOST:ONSHI_PORT, i.e. 127.0.0.1:8000)",
+    )
     parser.add_argument("--token", default=os.environ.get("ONSHI_TERMINAL_TOKEN"), help="terminal bearer token")
     parser.add_argument("--card", type=Path, help="the virtual card file (asked for when omitted)")
     parser.add_argument("--presence", choices=METHODS, help="face | pin | visual (asked for when omitted)")

@@ -19,6 +19,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
+from service.audit import repository as audit_repository
+from service.audit.service import SHARDS
 from service.core.clock import clock
 from service.core.embedded import start_postgres, start_redis
 from service.core.migrate import apply_migrations
@@ -71,6 +73,7 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
     return Settings(
         env="test", database_url=database_url, redis_url=redis_url, data_dir=data_dir,
         batch_poll_seconds=0.05, batch_rows_per_step=50, log_json=True, log_level="WARNING",
+        challenge_limit=1_000_000,  # tests/verification/test_challenge_limit.py tests the limit itself
     )
 
 
@@ -108,6 +111,8 @@ async def clean(app: FastAPI, tables: str) -> None:
                 raise
             await asyncio.sleep(0.1)
     await app.state.redis.flushdb()
+    async with pool.acquire() as connection:
+        await audit_repository.create_heads(connection, SHARDS)
 
 
 @pytest.fixture

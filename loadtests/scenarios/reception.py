@@ -9,7 +9,7 @@ must get, including the insured number shown: an answer about another patient is
 from __future__ import annotations
 
 import base64
-import itertools
+import functools
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +21,11 @@ from loadtests.config import config
 from loadtests.fixture_file import Card, Terminal
 from loadtests.scenarios.common import fixture
 
-_next_terminal = itertools.count()
+
+@functools.cache
+def _headers(terminal: Terminal) -> dict[str, str]:
+    return {"Authorization": f"Bearer {terminal.token}"}
+
 # Categories a consenting patient chooses (an empty list is a recorded refusal): our estimate.
 CONSENT_CHOICES: tuple[tuple[list[str], float], ...] = (
     (["medication", "checkup"], 0.7), (["medication"], 0.2), ([], 0.1),
@@ -54,19 +58,19 @@ def answer_problem(card: Card, body: Any) -> str | None:
 
 
 class ReceptionTerminal(FastHttpUser):
-    """A reception terminal (顔認証付きカードリーダー) checking one patient after another."""
+    """A reception desk (顔認証付きカードリーダー) checking one patient after another.
+
+    Each patient is checked at one terminal of the fixture, drawn at random: a locust user stands for the desks
+    of many facilities, each of which sees a patient every few seconds at most (a terminal may ask for only so
+    many challenges a minute).
+    """
 
     host = config.url
     wait_time = constant_throughput(config.pace) if config.pace else between(config.wait_min, config.wait_max)
-    terminal: Terminal
-    headers: dict[str, str]
     rng: random.Random
 
     def on_start(self) -> None:
-        """Take the next terminal of the fixture (several users may share one at high user counts)."""
-        terminals = fixture().terminals
-        self.terminal = terminals[next(_next_terminal) % len(terminals)]
-        self.headers = {"Authorization": f"Bearer {self.terminal.token}"}
+        """Start at a random phase when paced."""
         self.rng = random.Random()
         if config.pace:
             # Terminals spawned together would otherwise stay in phase and hit the service in bursts.
@@ -74,18 +78,20 @@ class ReceptionTerminal(FastHttpUser):
 
     @task
     def patient(self) -> None:
-        """Challenge, card signature, verification and, sometimes, consent."""
+        """Challenge, card signature, verification and, sometimes, consent, at one terminal."""
         card = fixture().pick(self.rng, config.mix)
-        challenge = self._challenge()
+        terminal = self.rng.choice(fixture().terminals)
+        headers = _headers(terminal)
+        challenge = self._challenge(headers)
         if challenge is None:
             return
         challenge_id, nonce = challenge
-        verification_id = self._verify(card, challenge_id, nonce)
+        verification_id = self._verify(headers, card, challenge_id, nonce)
         if verification_id and card.result == "eligible" and self.rng.random() < config.consent_rate:
-            self._consent(verification_id)
+            self._consent(headers, verification_id)
 
-    def _challenge(self) -> tuple[str, bytes] | None:
-        with self.client.post("/v1/challenges", json={"purpose": "verify"}, headers=self.headers,
+    def _challenge(self, headers: dict[str, str]) -> tuple[str, bytes] | None:
+        with self.client.post("/v1/challenges", json={"purpose": "verify"}, headers=headers,
                               name="POST /v1/challenges", catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
@@ -93,10 +99,10 @@ class ReceptionTerminal(FastHttpUser):
             body = response.json()
             return body["challenge_id"], base64.b64decode(body["nonce"])
 
-    def _verify(self, card: Card, challenge_id: str, nonce: bytes) -> str | None:
+    def _verify(self, headers: dict[str, str], card: Card, challenge_id: str, nonce: bytes) -> str | None:
         proof = {"challenge_id": challenge_id, "certificate": card.certificate_b64, "signature": card.sign(nonce),
                  "presence": presence(self.rng, config.presence)}
-        with self.client.post("/v1/verifications", json=proof, headers=self.headers,
+        with self.client.post("/v1/verifications", json=proof, headers=headers,
                               name="POST /v1/verifications", catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
@@ -108,10 +114,10 @@ class ReceptionTerminal(FastHttpUser):
                 return None
             return str(body["verification_id"])
 
-    def _consent(self, verification_id: str) -> None:
+    def _consent(self, headers: dict[str, str], verification_id: str) -> None:
         choices, weights = zip(*CONSENT_CHOICES, strict=True)
         categories = self.rng.choices(choices, weights=weights)[0]
         with self.client.post("/v1/consents", json={"verification_id": verification_id, "categories": categories},
-                              headers=self.headers, name="POST /v1/consents", catch_response=True) as response:
+                              headers=headers, name="POST /v1/consents", catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")

@@ -1,16 +1,54 @@
-"""Bearer-token authentication as FastAPI dependencies, one alias per kind of caller."""
+"""Bearer-token authentication as FastAPI dependencies, one alias per kind of caller.
+
+Tokens resolve through a short-lived in-process cache (`TOKEN_CACHE_SECONDS`, default 5 s): a terminal's
+challenge and its verification, a few seconds apart, cost one lookup, and a revoked token stops working on every
+instance within that many seconds. A lookup that misses reads with a connection of its own, briefly: declare the
+auth dependency before `DB` in a handler (tests/core/test_dependencies.py checks every route), so that a request
+never holds one pooled connection while it waits for another.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 
 from service.accounts import repository as repo
 from service.accounts.errors import InsurerNotFound
-from service.core.database import DB
+from service.core.database import get_pool
 from service.core.errors import Forbidden, Unauthorized
 from service.core.security import Principal, TokenKind, hash_token
+
+CACHE_LIMIT = 50_000  # distinct live tokens remembered per process; the cache empties when it is full
+
+
+class TokenCache:
+    """token hash -> Principal, each entry trusted for `seconds` after it was read from the database."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, token_hash: bytes) -> Principal | None:
+        """The cached principal, while it is fresh."""
+        entry = self._entries.get(token_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token_hash: bytes, principal: Principal) -> None:
+        """Remember a principal read just now (unknown and revoked tokens are never cached)."""
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[token_hash] = (time.monotonic() + self.seconds, principal)
+
+    def clear(self) -> None:
+        """Forget everything (tests, and after a revocation in this process)."""
+        self._entries.clear()
 
 
 def _bearer(request: Request) -> str:
@@ -21,20 +59,28 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request, conn: DB) -> Principal:
-    """Whoever the bearer token names; 401 when it is missing, unknown or revoked.
-
-    It reads through the request's own connection: taking a second one from the pool while holding the first
-    would deadlock the pool under load.
-    """
-    row = await repo.find_token(conn, hash_token(_bearer(request)))
+async def _lookup(pool: asyncpg.Pool, token_hash: bytes) -> Principal | None:
+    row = await repo.find_token(pool, token_hash)
     if row is None:
-        raise Unauthorized("invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        return None
     kind: TokenKind = row.kind  # type: ignore[assignment]
     return Principal(
         kind=kind, token_id=row.id, terminal_id=row.terminal_id, facility_code=row.facility_code,
         insurer_number=row.insurer_number, claims_processor_id=row.claims_processor_id,
     )
+
+
+async def authenticate(request: Request) -> Principal:
+    """Whoever the bearer token names; 401 when it is missing, unknown or revoked."""
+    token_hash = hash_token(_bearer(request))
+    cache: TokenCache = request.app.state.token_cache
+    principal = cache.get(token_hash)
+    if principal is None:
+        principal = await _lookup(get_pool(request), token_hash)
+        if principal is None:
+            raise Unauthorized("invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        cache.put(token_hash, principal)
+    return principal
 
 
 def _require(kind: TokenKind) -> object:

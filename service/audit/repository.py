@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 GENESIS = bytes(32)
 
-# One statement: lock the shard's head, advance it, and append the entry hashed onto the previous head.
-_APPEND = """
-WITH old AS (SELECT shard, seq, head FROM audit_heads WHERE shard = $1 FOR UPDATE),
-moved AS (
-    UPDATE audit_heads h SET seq = old.seq + 1, head = sha256(old.head || convert_to($2, 'UTF8'))
-    FROM old WHERE h.shard = old.shard
-    RETURNING h.seq, old.head AS prev_hash, h.head AS entry_hash
-)
-INSERT INTO audit_log (shard, seq, entry, prev_hash, entry_hash)
-SELECT $1, seq, $2, prev_hash, entry_hash FROM moved
-RETURNING seq
-"""
+# One UPDATE locks a shard's head and advances it (SET sees the old row, so `prev` takes the old head), and the
+# entry is appended hashed onto that previous head. Parameters: $1 shard, $2 entry text, $3 time of the entry.
+# Other statements may continue this one (`WITH <APPEND_CTE> <their statement reading from appended>`) so that
+# an action and its audit entry are written together, or neither.
+APPEND_CTE = """
+advanced AS (
+    UPDATE audit_heads SET seq = seq + 1, prev = head, head = sha256(head || convert_to($2::text, 'UTF8'))
+    WHERE shard = $1::smallint
+    RETURNING seq, prev, head
+), appended AS (
+    INSERT INTO audit_log (shard, seq, at, entry, prev_hash, entry_hash)
+    SELECT $1::smallint, seq, $3::timestamptz, $2::text, prev, head FROM advanced
+    RETURNING seq
+)"""
+_APPEND = f"WITH {APPEND_CTE} SELECT seq FROM appended"
 
 
-async def append(conn: asyncpg.Connection, *, shard: int, entry: str) -> int:
+class MissingShardHead(RuntimeError):
+    """A shard's head row is gone: the trail was tampered with, and nothing more is written to it."""
+
+
+async def append(conn: asyncpg.Connection, *, shard: int, entry: str, at: datetime) -> int:
     """Append to a shard's chain; returns the entry's sequence number."""
-    seq = await conn.fetchval(_APPEND, shard, entry)
-    if seq is None:  # the shard has no head yet: create it, then append (never drop the entry)
-        await conn.execute(
-            "INSERT INTO audit_heads (shard, seq, head) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING", shard, GENESIS
-        )
-        seq = await conn.fetchval(_APPEND, shard, entry)
+    seq = await conn.fetchval(_APPEND, shard, entry, at)
+    if seq is None:
+        raise MissingShardHead(f"audit shard {shard} has no head row")
     return int(seq)
+
+
+async def create_heads(conn: asyncpg.Connection, shards: int) -> None:
+    """The genesis head of every shard that has none (a fresh trail; migration 0005 makes them)."""
+    await conn.execute(
+        "INSERT INTO audit_heads (shard, seq, head) SELECT s, 0, $2 FROM generate_series(0, $1 - 1) AS s "
+        "ON CONFLICT (shard) DO NOTHING", shards, GENESIS,
+    )
 
 
 async def shards(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -36,8 +50,16 @@ async def shards(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(await conn.fetch("SELECT shard, seq, head FROM audit_heads ORDER BY shard"))
 
 
+async def checkpoints(conn: asyncpg.Connection) -> dict[int, tuple[int, bytes]]:
+    """Per shard, the last entry that retention dropped (the chain continues from its hash)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (shard) shard, seq, entry_hash FROM audit_checkpoints ORDER BY shard, seq DESC"
+    )
+    return {row["shard"]: (row["seq"], bytes(row["entry_hash"])) for row in rows}
+
+
 async def entries(conn: asyncpg.Connection, *, shard: int, after: int, limit: int) -> list[asyncpg.Record]:
-    """A page of a shard's chain, in order."""
+    """A page of a shard's chain, in order (across monthly partitions)."""
     return list(await conn.fetch(
         "SELECT seq, entry, prev_hash, entry_hash FROM audit_log WHERE shard = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         shard, after, limit,

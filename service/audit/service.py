@@ -33,10 +33,30 @@ def canonical(*, action: str, actor: str, at: datetime, subject: dict[str, objec
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An audit entry ready to append: its shard, its exact text, its time (the partition key)."""
+
+    shard: int
+    text: str
+    at: datetime
+
+    def params(self) -> tuple[int, str, datetime]:
+        """The parameters $1-$3 of `repository.APPEND_CTE`."""
+        return self.shard, self.text, self.at
+
+
+def entry(*, action: str, actor: str, subject: dict[str, object], at: datetime | None = None) -> Entry:
+    """An entry (never a name, a photo, a token or a My Number: ids and outcomes only)."""
+    moment = at or clock.now()
+    return Entry(shard=shard_of(actor), text=canonical(action=action, actor=actor, at=moment, subject=subject),
+                 at=moment)
+
+
 async def record(conn: asyncpg.Connection, *, action: str, actor: str, subject: dict[str, object]) -> None:
-    """Append an entry (never a name, a photo, a token or a My Number: ids and outcomes only)."""
-    entry = canonical(action=action, actor=actor, at=clock.now(), subject=subject)
-    await repo.append(conn, shard=shard_of(actor), entry=entry)
+    """Append an entry to the trail, in the caller's transaction."""
+    made = entry(action=action, actor=actor, subject=subject)
+    await repo.append(conn, shard=made.shard, entry=made.text, at=made.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +86,22 @@ def _entry_hash(prev: bytes, entry: str) -> bytes:
 
 
 async def verify(conn: asyncpg.Connection) -> ChainReport:
-    """Recompute every chain; report the first broken entry of each broken shard."""
+    """Recompute every chain (from its retention checkpoint, if any); report each broken shard's first break."""
     total, breaks = 0, []
+    starts = await repo.checkpoints(conn)
     for head in await repo.shards(conn):
-        counted, problem = await _verify_shard(conn, head["shard"], head["seq"], bytes(head["head"]))
+        start = starts.get(head["shard"], (0, repo.GENESIS))
+        counted, problem = await _verify_shard(conn, head["shard"], head["seq"], bytes(head["head"]), start)
         total += counted
         if problem is not None:
             breaks.append(problem)
     return ChainReport(entries=total, breaks=breaks)
 
 
-async def _verify_shard(conn: asyncpg.Connection, shard: int, head_seq: int, head: bytes) -> tuple[int, Break | None]:
-    prev, seq, counted = repo.GENESIS, 0, 0
+async def _verify_shard(
+    conn: asyncpg.Connection, shard: int, head_seq: int, head: bytes, start: tuple[int, bytes]
+) -> tuple[int, Break | None]:
+    (seq, prev), counted = start, 0
     while rows := await repo.entries(conn, shard=shard, after=seq, limit=PAGE):
         for row in rows:
             counted += 1

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/authority", tags=["authority"])
 
 
 @router.post("/holders", status_code=201, responses=error_responses(401, 403, 409, 422))
-async def register_holder(body: HolderIn, conn: DB, authority: AuthorityDep, operator: OperatorAuth) -> HolderOut:
+async def register_holder(body: HolderIn, operator: OperatorAuth, conn: DB, authority: AuthorityDep) -> HolderOut:
     """Record the identity attributes of the holder of an issued certificate."""
     registered = await service.register_holder(
         conn, authority=authority, certificate_der=body.certificate_der(), identity=body, actor=operator.actor
@@ -30,8 +30,8 @@ async def register_holder(body: HolderIn, conn: DB, authority: AuthorityDep, ope
     summary="Suspend, release or revoke a certificate",
 )
 async def change_status(
-    serial: str, action: Literal["suspend", "release", "revoke"], body: StatusChangeIn, conn: DB,
-    operator: OperatorAuth,
+    serial: str, action: Literal["suspend", "release", "revoke"], body: StatusChangeIn,
+    operator: OperatorAuth, conn: DB,
 ) -> CertificateOut:
     """Suspend (lost card), release from suspension, or revoke a certificate."""
     row = await service.change_status(conn, serial=serial, action=action, reason=body.reason, actor=operator.actor)
@@ -42,7 +42,7 @@ async def change_status(
 
 
 @router.post("/renewals", status_code=201, responses=error_responses(401, 403, 404, 409, 422))
-async def renew(body: RenewalIn, conn: DB, authority: AuthorityDep, operator: OperatorAuth) -> RenewalOut:
+async def renew(body: RenewalIn, operator: OperatorAuth, conn: DB, authority: AuthorityDep) -> RenewalOut:
     """Register the renewed certificate of the same holder (new serial; old -> new recorded)."""
     serial = await service.renew(
         conn, authority=authority, old_serial=body.old_serial, certificate_der=body.certificate_der(),

@@ -51,7 +51,7 @@ def upload_from_request(request: Request, *, kind: str, owner: str, insurer_numb
     responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
 )
 async def upload_eligibility(
-    insurer_number: str, request: Request, conn: DB, settings: SettingsDep, insurer: InsurerAuth
+    insurer_number: str, request: Request, insurer: InsurerAuth, conn: DB, settings: SettingsDep
 ) -> JSONResponse:
     """Upload eligibility records (CSV or NDJSON); processed asynchronously, row by row."""
     require_own_insurer(insurer, insurer_number)
@@ -63,7 +63,7 @@ async def upload_eligibility(
 
 @router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))
 async def eligibility_batch_status(
-    insurer_number: str, batch_id: UUID, conn: DB, insurer: InsurerAuth,
+    insurer_number: str, batch_id: UUID, insurer: InsurerAuth, conn: DB,
     errors_offset: Annotated[int, Query(ge=0)] = 0, errors_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a batch."""

@@ -6,7 +6,6 @@ from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
-from redis.asyncio import Redis
 
 from service.audit import service as audit
 from service.authority.ca import CertificateAuthority
@@ -15,6 +14,7 @@ from service.consent.errors import ConsentGone, ConsentNotAllowed, ConsentNotFou
 from service.consent.schemas import ConsentOut, WithdrawIn
 from service.core.clock import clock
 from service.core.security import Principal
+from service.verification.challenges import ChallengeStore
 from service.verification.service import prove_card
 
 CONSENT_WINDOW = timedelta(minutes=5)
@@ -55,11 +55,11 @@ async def give(
 
 
 async def withdraw(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     consent_id: UUID, proof: WithdrawIn,
 ) -> ConsentOut:
     """The patient withdraws a consent with their card, at a terminal of the same facility."""
-    card = await prove_card(conn, redis, authority=authority, terminal=terminal, proof=proof,
+    card = await prove_card(conn, challenges, authority=authority, terminal=terminal, proof=proof,
                             purpose="withdraw_consent")
     consent = await repo.get(conn, consent_id, for_update=True)
     if consent is None or consent.facility_code != terminal.facility_code or consent.holder_id != card.state.holder_id:

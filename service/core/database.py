@@ -20,10 +20,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Nothing to reset: the service never changes session state (no SET, LISTEN, cursors or session locks).
+
+    asyncpg still rolls back a transaction left open before calling this; its default reset would cost one
+    round trip per request (`RESET ALL; UNLISTEN *; ...`).
+    """
+
+
 async def create_pool(database_url: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
     """A pool whose connections decode json/jsonb to Python objects."""
     pool = await asyncpg.create_pool(
-        dsn=database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+        dsn=database_url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
         server_settings={"application_name": "onshi", "timezone": "UTC"},
     )
     assert pool is not None
@@ -34,6 +42,15 @@ def get_pool(request: Request) -> asyncpg.Pool:
     """The application's pool (built in the lifespan)."""
     pool: asyncpg.Pool = request.app.state.pool
     return pool
+
+
+async def _pool_dependency(request: Request) -> asyncpg.Pool:
+    return get_pool(request)
+
+
+# For handlers whose statements each stand alone (the verification hot path): no connection is held while the
+# request waits on Redis or checks a signature, and no BEGIN/COMMIT round trips are spent.
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool_dependency)]
 
 
 async def transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:

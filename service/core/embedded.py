@@ -6,6 +6,7 @@ Used only when DATABASE_URL / REDIS_URL are not set. Both keep their data under 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,11 @@ _keep_alive: list[Any] = []  # the servers live as long as the process holds the
 
 def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
     """Start (or join) the embedded PostgreSQL and return a DSN for `database`, creating it if missing."""
-    import pgserver
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir (its lock file) at import; without XDG_RUNTIME_DIR
+        # platformdirs falls back to /tmp/runtime-<uid> and warns on every command. The fallback is fine here.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
 
     pg_dir = (data_dir / "postgres").resolve()
     pg_dir.mkdir(parents=True, exist_ok=True)

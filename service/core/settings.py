@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     authority_dir: Path | None = None  # defaults to <data_dir>/authority
     authority_name: str = "Onshi Demo Authority"
     challenge_ttl_seconds: int = 60
+    # A terminal may ask for this many challenges per window (a desk needs a few a minute; more is a fault or
+    # an attack): beyond it, 429 with Retry-After.
+    challenge_limit: int = 30
+    challenge_limit_seconds: float = 10.0
+    token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
     batch_rows_per_step: int = 2000
@@ -42,9 +47,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
-        if self.env == "production" and self.session_secret == DEV_SESSION_SECRET:
-            raise ValueError("ONSHI_SESSION_SECRET must be set to a secret value in production")
+        if self.env == "production" and (problems := self.production_problems()):
+            raise ValueError("\n".join(problems))
         return self
+
+    def production_problems(self) -> list[str]:
+        """What production needs and lacks, one line each (no embedded servers, no default secret)."""
+        problems = []
+        if not self.database_url:
+            problems.append("set DATABASE_URL (production never starts an embedded PostgreSQL)")
+        if not self.redis_url:
+            problems.append("set REDIS_URL (production never starts an embedded Redis)")
+        if self.session_secret == DEV_SESSION_SECRET or len(self.session_secret) < 32:
+            problems.append("set ONSHI_SESSION_SECRET to a random value of 32 characters or more")
+        return problems
 
     @property
     def authority_path(self) -> Path:

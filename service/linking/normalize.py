@@ -67,6 +67,12 @@ def normalize_kana_name(value: str) -> str:
     return _DASH_AFTER_KANA.sub(lambda match: "ー" * len(match[0]), katakana)
 
 
+def katakana_for_display(value: str) -> str:
+    """A kana name as people read it: full-width katakana (from half-width or hiragana), one space between parts."""
+    katakana = _SPACES.sub(" ", _nfkc(value)).strip().translate(_HIRAGANA_TO_KATAKANA)
+    return unicodedata.normalize("NFC", katakana)
+
+
 def normalize_address(value: str) -> str:
     """Normalise an address: as the kanji name, then 丁目/番地/号 and kanji numerals to the 「2-1-2」 form."""
     text = _remove_spaces(_SPACE_BETWEEN_DIGITS.sub("-", _nfkc(value)))

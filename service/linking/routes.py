@@ -26,7 +26,7 @@ class LinkReview(BaseModel):
 
 @router.get("/{insurer_number}/link-reviews", responses=error_responses(401, 403, 404))
 async def link_reviews(
-    insurer_number: str, conn: DB, insurer: InsurerAuth,
+    insurer_number: str, insurer: InsurerAuth, conn: DB,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[LinkReview]:
     """Open review items of this insurer, oldest first."""

@@ -117,10 +117,15 @@ _INSURED = (
 async def current_medications(
     conn: asyncpg.Connection | asyncpg.Pool, *, insured: tuple[list[str], list[str], list[str], list[str]], since: date
 ) -> list[asyncpg.Record]:
-    """Current medication records of these insured numbers dispensed on or after `since`, newest first."""
+    """Current medication records of these insured numbers dispensed on or after `since`, newest first.
+
+    The dispensing facility's name is there when the facility is registered here (claims name any facility).
+    """
     return list(await conn.fetch(
-        "SELECT dispensed_on, drug_code, drug_name, quantity, unit, days, facility_code FROM medication_records "
-        f"WHERE is_current AND dispensed_on >= $5 AND {_INSURED} ORDER BY dispensed_on DESC, id DESC",
+        "SELECT id, dispensed_on, drug_code, drug_name, quantity, unit, days, facility_code, "
+        "  (SELECT f.name FROM facilities f WHERE f.code = medication_records.facility_code) AS facility_name "
+        f"FROM medication_records WHERE is_current AND dispensed_on >= $5 AND {_INSURED} "
+        "ORDER BY dispensed_on DESC, id DESC",
         *insured, since,
     ))
 
@@ -130,7 +135,7 @@ async def current_checkups(
 ) -> list[asyncpg.Record]:
     """Current checkup results of these insured numbers examined on or after `since`, newest first."""
     return list(await conn.fetch(
-        f"SELECT examined_on, {', '.join(_MEASURES)} FROM checkup_results "
+        f"SELECT id, examined_on, {', '.join(_MEASURES)} FROM checkup_results "
         f"WHERE is_current AND examined_on >= $5 AND {_INSURED} ORDER BY examined_on DESC, id DESC",
         *insured, since,
     ))

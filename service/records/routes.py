@@ -45,7 +45,7 @@ async def _status_of_kind(
     responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
 )
 async def upload_checkups(
-    insurer_number: str, request: Request, conn: DB, settings: SettingsDep, insurer: InsurerAuth
+    insurer_number: str, request: Request, insurer: InsurerAuth, conn: DB, settings: SettingsDep
 ) -> JSONResponse:
     """Upload checkup results (特定健診) of the insurer's insured (CSV or NDJSON); processed asynchronously."""
     require_own_insurer(insurer, insurer_number)
@@ -60,7 +60,7 @@ async def upload_checkups(
     responses=error_responses(401, 403, 404, 422),
 )
 async def checkup_batch_status(
-    insurer_number: str, batch_id: UUID, conn: DB, insurer: InsurerAuth,
+    insurer_number: str, batch_id: UUID, insurer: InsurerAuth, conn: DB,
     errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a checkup batch."""
@@ -73,7 +73,7 @@ async def checkup_batch_status(
     "/claims/medication-batches", tags=["claims"], status_code=202, response_model=BatchAccepted,
     responses=error_responses(401, 403, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
 )
-async def upload_medications(request: Request, conn: DB, settings: SettingsDep, claims: ClaimsAuth) -> JSONResponse:
+async def upload_medications(request: Request, claims: ClaimsAuth, conn: DB, settings: SettingsDep) -> JSONResponse:
     """Upload dispensed-medication records (薬剤情報, CSV or NDJSON); processed asynchronously."""
     upload = upload_from_request(request, kind="medication", owner=_claims_owner(claims), insurer_number=None)
     return await receive_upload(request, conn, settings, upload)
@@ -81,7 +81,7 @@ async def upload_medications(request: Request, conn: DB, settings: SettingsDep, 
 
 @router.get("/claims/medication-batches/{batch_id}", tags=["claims"], responses=error_responses(401, 403, 404, 422))
 async def medication_batch_status(
-    batch_id: UUID, conn: DB, claims: ClaimsAuth,
+    batch_id: UUID, claims: ClaimsAuth, conn: DB,
     errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a medication batch."""

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from service.audit.repository import APPEND_CTE, MissingShardHead
+from service.audit.service import Entry
 from service.verification.eligibility import Coverage
 
 
@@ -25,36 +27,66 @@ class CardState:
     ambiguous: bool
 
 
+_CARD_STATE = (
+    "c.serial, c.holder_id, c.status, c.status_reason, c.not_before, c.not_after, "
+    "EXISTS (SELECT 1 FROM registrations g WHERE g.holder_id = c.holder_id AND g.unregistered_at IS NULL) "
+    "  AS registered, "
+    "EXISTS (SELECT 1 FROM link_reviews r WHERE r.holder_id = c.holder_id AND r.reason = 'ambiguous' "
+    "        AND r.resolved_at IS NULL) AS ambiguous"
+)
+_COVERAGE = (
+    "r.id AS version_id, r.insurer_number, r.symbol, r.number, r.branch, r.holder_kind, r.name_kanji, "
+    "r.name_kana, r.birthdate, r.sex, r.qualified_on, r.disqualified_on, r.copay_ratio, r.limit_category"
+)
+_STATE_FIELDS = tuple(CardState.__dataclass_fields__)
+_COVERAGE_FIELDS = tuple(Coverage.__dataclass_fields__)
+
+
+def _state(row: asyncpg.Record) -> CardState:
+    return CardState(**{name: row[name] for name in _STATE_FIELDS})
+
+
+def _coverage(row: asyncpg.Record) -> Coverage:
+    return Coverage(**{name: row[name] for name in _COVERAGE_FIELDS})
+
+
 async def card_state(conn: asyncpg.Connection, serial: str) -> CardState | None:
     """The certificate's state, whether its holder is registered, and whether an ambiguity is open."""
-    row = await conn.fetchrow(
-        "SELECT c.serial, c.holder_id, c.status, c.status_reason, c.not_before, c.not_after, "
-        "  EXISTS (SELECT 1 FROM registrations g WHERE g.holder_id = c.holder_id AND g.unregistered_at IS NULL), "
-        "  EXISTS (SELECT 1 FROM link_reviews r WHERE r.holder_id = c.holder_id AND r.reason = 'ambiguous' "
-        "          AND r.resolved_at IS NULL) "
-        "FROM certificates c WHERE c.serial = $1",
-        serial,
-    )
-    return None if row is None else CardState(*row.values())
+    row = await conn.fetchrow(f"SELECT {_CARD_STATE} FROM certificates c WHERE c.serial = $1", serial)
+    return None if row is None else _state(row)
 
 
 async def linked_coverages(conn: asyncpg.Connection, holder_id: int) -> list[Coverage]:
     """Current versions of the holder's linked records."""
     rows = await conn.fetch(
-        "SELECT r.id, r.insurer_number, r.symbol, r.number, r.branch, r.holder_kind, r.name_kanji, r.name_kana, "
-        "  r.birthdate, r.sex, r.qualified_on, r.disqualified_on, r.copay_ratio, r.limit_category "
-        "FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
+        f"SELECT {_COVERAGE} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
         "  AND r.record_id = l.record_id AND r.is_current "
         "WHERE l.holder_id = $1 AND l.unlinked_at IS NULL",
         holder_id,
     )
-    return [Coverage(*row.values()) for row in rows]
+    return [_coverage(row) for row in rows]
+
+
+async def card_for_check(conn: asyncpg.Connection, serial: str) -> tuple[CardState, list[Coverage]] | None:
+    """The card's state and the current versions of its holder's linked records, in one round trip."""
+    rows = await conn.fetch(
+        f"SELECT {_CARD_STATE}, {_COVERAGE} FROM certificates c "
+        "LEFT JOIN links l ON l.holder_id = c.holder_id AND l.unlinked_at IS NULL "
+        "LEFT JOIN eligibility_records r ON r.insurer_number = l.insurer_number AND r.record_id = l.record_id "
+        "  AND r.is_current "
+        "WHERE c.serial = $1",
+        serial,
+    )
+    if not rows:
+        return None
+    return _state(rows[0]), [_coverage(row) for row in rows if row["version_id"] is not None]
 
 
 @dataclass(frozen=True, slots=True)
 class NewVerification:
     """A verification to record."""
 
+    id: UUID
     terminal_id: str
     facility_code: str
     serial: str
@@ -67,19 +99,24 @@ class NewVerification:
     face_distance: float | None
     liveness_passed: bool | None
     as_of: date
-    created_at: datetime
 
 
-async def insert_verification(conn: asyncpg.Connection, v: NewVerification) -> UUID:
-    """Record a verification; returns its id."""
-    value = await conn.fetchval(
-        "INSERT INTO verifications (terminal_id, facility_code, serial, holder_id, result, validity_code, "
-        "record_version_id, viewing_allowed, presence_method, face_distance, liveness_passed, as_of, created_at) "
-        "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        v.terminal_id, v.facility_code, v.serial, v.holder_id, v.result, v.validity_code, v.record_version_id,
-        v.viewing_allowed, v.presence_method, v.face_distance, v.liveness_passed, v.as_of, v.created_at,
+# The verification is inserted from the audit entry's row: both are written by one statement, or neither.
+_INSERT_AUDITED = f"""WITH {APPEND_CTE}
+INSERT INTO verifications (id, terminal_id, facility_code, serial, holder_id, result, validity_code,
+    record_version_id, viewing_allowed, presence_method, face_distance, liveness_passed, as_of, created_at)
+SELECT $4, $5::uuid, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $3 FROM appended"""
+
+
+async def insert_verification(conn: asyncpg.Connection, v: NewVerification, audit: Entry) -> None:
+    """Record a verification and its audit entry (created at the entry's time) in one statement."""
+    status = await conn.execute(
+        _INSERT_AUDITED, *audit.params(), v.id, v.terminal_id, v.facility_code, v.serial, v.holder_id, v.result,
+        v.validity_code, v.record_version_id, v.viewing_allowed, v.presence_method, v.face_distance,
+        v.liveness_passed, v.as_of,
     )
-    return UUID(str(value))
+    if status != "INSERT 0 1":
+        raise MissingShardHead(f"audit shard {audit.shard} has no head row: the verification was not recorded")
 
 
 async def access_log(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:

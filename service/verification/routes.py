@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.accounts.auth import TerminalAuth
-from service.core.database import DB
-from service.core.deps import AuthorityDep, SettingsDep
+from service.core.database import DB, PoolDep
+from service.core.deps import AuthorityDep
 from service.core.openapi import error_responses
-from service.core.redis import RedisDep
-from service.verification import challenges, service
+from service.verification import service
+from service.verification.challenges import ChallengesDep
 from service.verification.schemas import (
     AccessLogOut,
     CardProof,
@@ -26,45 +26,42 @@ _PROOF_ERRORS = error_responses(401, 403, 409, 422)
 
 
 @router.post("/challenges", status_code=201, responses=error_responses(401, 403, 422))
-async def create_challenge(
-    body: ChallengeIn, redis: RedisDep, settings: SettingsDep, terminal: TerminalAuth
-) -> ChallengeOut:
+async def create_challenge(body: ChallengeIn, terminal: TerminalAuth, challenges: ChallengesDep) -> ChallengeOut:
     """A single-use nonce for the card to sign, bound to this terminal and purpose."""
     assert terminal.terminal_id is not None
-    challenge = await challenges.issue(redis, terminal_id=terminal.terminal_id, purpose=body.purpose,
-                                       ttl_seconds=settings.challenge_ttl_seconds)
+    challenge = await challenges.issue(terminal_id=terminal.terminal_id, purpose=body.purpose)
     return ChallengeOut(challenge_id=challenge.challenge_id, nonce=challenge.nonce_b64,
                         expires_at=challenge.expires_at.isoformat())
 
 
 @router.post("/verifications", responses=_PROOF_ERRORS)
 async def verify(
-    body: VerificationIn, conn: DB, redis: RedisDep, authority: AuthorityDep, terminal: TerminalAuth
+    body: VerificationIn, terminal: TerminalAuth, pool: PoolDep, challenges: ChallengesDep, authority: AuthorityDep
 ) -> VerificationOut:
     """Check the card holder's eligibility (資格確認)."""
-    return await service.verify(conn, redis, authority=authority, terminal=terminal, body=body)
+    return await service.verify(pool, challenges, authority=authority, terminal=terminal, body=body)
 
 
 @router.post("/registrations", responses=_PROOF_ERRORS)
 async def register(
-    body: CardProof, conn: DB, redis: RedisDep, authority: AuthorityDep, terminal: TerminalAuth
+    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
 ) -> RegistrationOut:
     """Register the card for insurance use (利用登録) by the holder's own signed request."""
-    return await service.register(conn, redis, authority=authority, terminal=terminal, proof=body)
+    return await service.register(conn, challenges, authority=authority, terminal=terminal, proof=body)
 
 
 @router.post("/registrations/unlink", responses=_PROOF_ERRORS)
 async def unlink(
-    body: CardProof, conn: DB, redis: RedisDep, authority: AuthorityDep, terminal: TerminalAuth
+    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
 ) -> UnlinkOut:
     """Remove the card's insurance use (利用登録解除) by the holder's own signed request."""
-    await service.unregister(conn, redis, authority=authority, terminal=terminal, proof=body)
+    await service.unregister(conn, challenges, authority=authority, terminal=terminal, proof=body)
     return UnlinkOut(status="unlinked")
 
 
 @router.post("/me/access-log", responses=_PROOF_ERRORS)
 async def access_log(
-    body: CardProof, conn: DB, redis: RedisDep, authority: AuthorityDep, terminal: TerminalAuth
+    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
 ) -> AccessLogOut:
     """Who viewed the holder's data (the holder's own card proves the request)."""
-    return await service.access_log(conn, redis, authority=authority, terminal=terminal, proof=body)
+    return await service.access_log(conn, challenges, authority=authority, terminal=terminal, proof=body)

@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
-from redis.asyncio import Redis
+from cryptography import x509
 
 from service.audit import service as audit
 from service.authority.ca import CertificateAuthority, load_certificate, verify_card_signature, verify_issued_by
 from service.core import metrics
 from service.core.clock import clock
+from service.core.ids import uuid7
 from service.core.security import Principal
 from service.linking import service as linking
-from service.verification import challenges
 from service.verification import repository as repo
-from service.verification.eligibility import Answer, evaluate
+from service.verification.challenges import ChallengeStore
+from service.verification.eligibility import Answer, Coverage, evaluate
 from service.verification.errors import CertificateNotUsable, PresenceNotEstablished, UnknownCertificate
 from service.verification.schemas import (
     AccessLogEntry,
@@ -68,20 +69,34 @@ class ProvenCard:
                                status=self.status)
 
 
-async def prove_card(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
-    proof: CardProof, purpose: str,
-) -> ProvenCard:
+async def _signed_certificate(
+    challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal, proof: CardProof,
+    purpose: str,
+) -> x509.Certificate:
     """Consume the challenge, check the certificate against the authority and the signature over the nonce."""
     assert terminal.terminal_id is not None
-    nonce = await challenges.consume(redis, challenge_id=proof.challenge_id, terminal_id=terminal.terminal_id,
+    nonce = await challenges.consume(challenge_id=proof.challenge_id, terminal_id=terminal.terminal_id,
                                      purpose=purpose)
     certificate = load_certificate(proof.certificate_der())
     verify_issued_by(certificate, authority.certificate)
     verify_card_signature(certificate, nonce, proof.signature_bytes())
-    state = await repo.card_state(conn, str(certificate.serial_number))
+    return certificate
+
+
+def _known(state: repo.CardState | None) -> repo.CardState:
     if state is None:
         raise UnknownCertificate("the authority has no record of this certificate")
+    return state
+
+
+async def prove_card(
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    proof: CardProof, purpose: str,
+) -> ProvenCard:
+    """The card that signed this terminal's challenge, with its state now."""
+    certificate = await _signed_certificate(challenges, authority=authority, terminal=terminal, proof=proof,
+                                            purpose=purpose)
+    state = _known(await repo.card_state(conn, str(certificate.serial_number)))
     return ProvenCard(state=state, status=certificate_status(state, clock.now()))
 
 
@@ -92,39 +107,49 @@ def _check_presence(body: VerificationIn) -> None:
                                      "a staff visual check instead")
 
 
-async def _answer(conn: asyncpg.Connection, card: ProvenCard, as_of: date) -> tuple[str, Answer | None]:
+def _answer(card: ProvenCard, coverages: list[Coverage], as_of: date) -> tuple[str, Answer | None]:
     if card.status in _RESULT_OF_STATUS:
         return _RESULT_OF_STATUS[card.status], None
     if not card.state.registered:
         return "not_registered", None
-    answer = evaluate(await repo.linked_coverages(conn, card.state.holder_id), as_of=as_of,
-                      ambiguous=card.state.ambiguous)
+    answer = evaluate(coverages, as_of=as_of, ambiguous=card.state.ambiguous)
     return ("eligible" if answer.eligible else "not_eligible"), answer
 
 
 async def verify(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    pool: asyncpg.Pool, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     body: VerificationIn,
 ) -> VerificationOut:
-    """A reception check: the eligibility of the card's holder as of a date."""
+    """A reception check: the eligibility of the card's holder as of a date.
+
+    Two statements, each atomic on its own: read the card and its records, then write the verification together
+    with its audit entry. No connection is held while the challenge is consumed and the signature checked.
+    """
     _check_presence(body)
-    card = await prove_card(conn, redis, authority=authority, terminal=terminal, proof=body, purpose="verify")
-    as_of = body.as_of or clock.today_jst()
-    result, answer = await _answer(conn, card, as_of)
-    viewing_allowed = result == "eligible" and card.status == "valid"
-    coverage = answer.coverage if answer else None
+    certificate = await _signed_certificate(challenges, authority=authority, terminal=terminal, proof=body,
+                                            purpose="verify")
     assert terminal.terminal_id is not None and terminal.facility_code is not None
-    verification_id = await repo.insert_verification(conn, repo.NewVerification(
-        terminal_id=terminal.terminal_id, facility_code=terminal.facility_code, serial=card.state.serial,
-        holder_id=card.state.holder_id, result=result, validity_code=answer.validity_code if answer else None,
-        record_version_id=coverage.version_id if coverage else None, viewing_allowed=viewing_allowed,
-        presence_method=body.presence.method, face_distance=body.presence.face_distance,
-        liveness_passed=body.presence.liveness_passed, as_of=as_of, created_at=clock.now(),
-    ))
-    await audit.record(conn, action="verification", actor=terminal.actor, subject={
-        "verification_id": str(verification_id), "serial": card.state.serial, "result": result,
-        "validity_code": answer.validity_code if answer else None, "presence": body.presence.method,
-    })
+    as_of = body.as_of or clock.today_jst()
+    async with pool.acquire() as conn:
+        found = await repo.card_for_check(conn, str(certificate.serial_number))
+        state, coverages = _known(found[0] if found else None), found[1] if found else []
+        now = clock.now()
+        card = ProvenCard(state=state, status=certificate_status(state, now))
+        result, answer = _answer(card, coverages, as_of)
+        viewing_allowed = result == "eligible" and card.status == "valid"
+        coverage = answer.coverage if answer else None
+        verification_id = uuid7(now)
+        await repo.insert_verification(conn, repo.NewVerification(
+            id=verification_id, terminal_id=terminal.terminal_id, facility_code=terminal.facility_code,
+            serial=state.serial, holder_id=state.holder_id, result=result,
+            validity_code=answer.validity_code if answer else None,
+            record_version_id=coverage.version_id if coverage else None, viewing_allowed=viewing_allowed,
+            presence_method=body.presence.method, face_distance=body.presence.face_distance,
+            liveness_passed=body.presence.liveness_passed, as_of=as_of,
+        ), audit.entry(action="verification", actor=terminal.actor, at=now, subject={
+            "verification_id": str(verification_id), "serial": state.serial, "result": result,
+            "validity_code": answer.validity_code if answer else None, "presence": body.presence.method,
+        }))
     metrics.verifications.labels(result).inc()
     return VerificationOut(
         verification_id=str(verification_id), result=result,
@@ -140,11 +165,12 @@ def _require(card: ProvenCard, allowed: tuple[str, ...], action: str) -> None:
 
 
 async def register(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> RegistrationOut:
     """利用登録 by the holder's own signed request, then five-field matching."""
-    card = await prove_card(conn, redis, authority=authority, terminal=terminal, proof=proof, purpose="register")
+    card = await prove_card(conn, challenges, authority=authority, terminal=terminal, proof=proof,
+                            purpose="register")
     _require(card, ("valid",), "register")
     outcome = await linking.register(conn, holder_id=card.state.holder_id, serial=card.state.serial,
                                      actor=f"card:{card.state.serial}")
@@ -159,11 +185,12 @@ async def register(
 
 
 async def unregister(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> None:
     """利用登録解除 by the holder's own signed request: every link ends, with evidence."""
-    card = await prove_card(conn, redis, authority=authority, terminal=terminal, proof=proof, purpose="unregister")
+    card = await prove_card(conn, challenges, authority=authority, terminal=terminal, proof=proof,
+                            purpose="unregister")
     _require(card, ("valid", "expired_grace"), "unlink")
     ended = await linking.unregister(conn, holder_id=card.state.holder_id, actor=f"card:{card.state.serial}")
     await audit.record(conn, action="unregistration", actor=terminal.actor,
@@ -171,11 +198,12 @@ async def unregister(
 
 
 async def access_log(
-    conn: asyncpg.Connection, redis: Redis, *, authority: CertificateAuthority, terminal: Principal,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> AccessLogOut:
     """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial)."""
-    card = await prove_card(conn, redis, authority=authority, terminal=terminal, proof=proof, purpose="access_log")
+    card = await prove_card(conn, challenges, authority=authority, terminal=terminal, proof=proof,
+                            purpose="access_log")
     _require(card, ("valid", "expired_grace", "expired"), "read the access log")
     rows = await repo.access_log(conn, card.state.holder_id)
     await audit.record(conn, action="access_log_read", actor=terminal.actor,

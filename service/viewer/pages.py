@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -30,9 +31,11 @@ from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.redis import RedisDep, get_redis
 from service.core.settings import Settings
+from service.records.duplicates import duplicates_by_record, ingredient_of
+from service.records.reference_values import REFERENCE_VALUES
 from service.viewer import presentation as show
 from service.viewer import service, sessions
-from service.viewer.charts import Chart, line_chart
+from service.viewer.charts import NARROW, WIDE, Chart, Frame, line_chart
 from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
 from service.viewer.routes import set_session_cookie
 
@@ -74,7 +77,7 @@ router = APIRouter(prefix="/viewer", include_in_schema=False, route_class=PageRo
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
     jdate=show.japanese_date, jdatetime=show.japanese_datetime, num=show.number, category=show.category_label,
-    role=show.role_label, facility_type=show.facility_type_label,
+    role=show.role_label, facility_type=show.facility_type_label, kana=show.kana,
     age=lambda birthdate: show.age_on(birthdate, clock.today_jst()),
 )
 
@@ -224,17 +227,59 @@ async def _section(
     return Section(category, records=found.records, since=found.since)
 
 
-def _charts(sections: Sequence[Section]) -> list[Chart]:
-    """HbA1c and blood pressure over time, when the checkup section is shown."""
+def _thresholds(*fields: str) -> list[tuple[Decimal, str, str]]:
+    """The 保健指導判定値 and 受診勧奨判定値 lines of these measures."""
+    lines = []
+    for field in fields:
+        reference = REFERENCE_VALUES[field]
+        lines.append((reference.guidance, "保健指導", "guidance"))
+        if reference.referral is not None:
+            lines.append((reference.referral, "受診勧奨", "referral"))
+    return lines
+
+
+def _charts_in(records: list[dict[str, Any]], frame: Frame) -> list[Chart]:
+    charts = (
+        line_chart(records, key="hba1c", title="HbA1c の推移", unit="%", measures=[("hba1c", "HbA1c")],
+                   thresholds=_thresholds("hba1c"), frame=frame),
+        line_chart(records, key="bp", title="血圧の推移", unit="mmHg",
+                   measures=[("systolic_bp", "収縮期血圧"), ("diastolic_bp", "拡張期血圧")],
+                   thresholds=_thresholds("systolic_bp", "diastolic_bp"), frame=frame),
+    )
+    return [chart for chart in charts if chart is not None]
+
+
+def _charts(sections: Sequence[Section]) -> list[tuple[Chart, Chart]]:
+    """HbA1c and blood pressure over time, each drawn wide (desktop) and narrow (phone), with threshold lines."""
     records = next((s.records for s in sections if s.category == "checkup" and s.records), None)
     if not records:
         return []
-    charts = (
-        line_chart(records, key="hba1c", title="HbA1c の推移", unit="%", measures=[("hba1c", "HbA1c")]),
-        line_chart(records, key="bp", title="血圧の推移", unit="mmHg",
-                   measures=[("systolic_bp", "収縮期血圧"), ("diastolic_bp", "拡張期血圧")]),
-    )
-    return [chart for chart in charts if chart is not None]
+    return list(zip(_charts_in(records, WIDE), _charts_in(records, NARROW), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A warning on one dispensing: the same ingredient from another facility over overlapping days."""
+
+    ingredient: str
+    other_facility: str
+    other_drug: str
+    other_on: date
+    overlap_from: date
+    overlap_to: date
+
+
+def _duplicates(sections: Sequence[Section]) -> dict[int, list[Duplicate]]:
+    """Duplicate medication warnings by record index of the medication section."""
+    records = next((s.records for s in sections if s.category == "medication" and s.records), [])
+    warnings: dict[int, list[Duplicate]] = {}
+    for index, pairs in duplicates_by_record(records).items():
+        for pair in pairs:
+            other = records[pair.second if pair.first == index else pair.first]
+            warnings.setdefault(index, []).append(Duplicate(
+                ingredient_of(other["drug_code"]), show.facility(other["facility_code"], other.get("facility_name")),
+                other["drug_name"], other["dispensed_on"], pair.overlap_from, pair.overlap_to))
+    return warnings
 
 
 def _measured(sections: Sequence[Section]) -> list[tuple[str, str, str]]:
@@ -289,7 +334,9 @@ async def patient(consent_id: str, request: Request, conn: DB, settings: Setting
         return _consent_ended(request, staff)
     status = 200 if any(s.records is not None for s in sections) else 403
     return _render(request, "patient.html", status=status, staff=staff, patient=person, sections=sections,
-                   charts=_charts(sections), measures=_measured(sections), retention=policy.RETENTION_YEARS)
+                   charts=_charts(sections), measures=_measured(sections), retention=policy.RETENTION_YEARS,
+                   duplicates=_duplicates(sections), assess=show.assess, reference_text=show.reference_text,
+                   facility=show.facility)
 
 
 @router.get("/static/viewer.css")

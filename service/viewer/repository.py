@@ -26,8 +26,11 @@ async def live_consents(
     return list(await conn.fetch(
         "SELECT c.id, c.categories, c.given_at, c.expires_at, "
         "  coalesce(r.name_kanji, h.name_kanji) AS name_kanji, coalesce(r.name_kana, h.name_kana) AS name_kana, "
-        "  h.birthdate "
-        "FROM consents c JOIN verifications v ON v.id = c.verification_id JOIN holders h ON h.id = c.holder_id "
+        "  h.birthdate, coalesce(r.sex, h.sex) AS sex "
+        "FROM consents c JOIN holders h ON h.id = c.holder_id "
+        # a live consent was given within 5 minutes of its check, at most 24 hours ago: that bounds the partitions
+        "JOIN verifications v ON v.id = c.verification_id "
+        "  AND v.created_at > $2::timestamptz - interval '1 day 10 minutes' "
         "LEFT JOIN eligibility_records r ON r.id = v.record_version_id "
         "WHERE c.facility_code = $1 AND c.withdrawn_at IS NULL AND c.given_at <= $2 AND c.expires_at > $2 "
         "  AND cardinality(c.categories) > 0 AND ($3::uuid IS NULL OR c.id = $3) "

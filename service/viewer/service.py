@@ -64,6 +64,7 @@ async def consented_patients(
             "name_kanji": r["name_kanji"],
             "name_kana": r["name_kana"],
             "birthdate": r["birthdate"].isoformat(),
+            "sex": r["sex"],
             "categories": list(r["categories"]),
             "given_at": r["given_at"].isoformat(),
             "expires_at": r["expires_at"].isoformat(),

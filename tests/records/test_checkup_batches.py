@@ -237,7 +237,7 @@ async def test_checkups_for_reads_current_results_since_a_date_newest_first(
     assert [(r["examined_on"], r["hba1c"]) for r in found] == [
         (date(2023, 6, 2), Decimal("6.2")), (date(2021, 6, 1), Decimal("5.8")),
     ]
-    assert set(found[0]) == {"examined_on", *MEASURES}
+    assert set(found[0]) == {"id", "examined_on", *MEASURES}  # id: the FHIR Observation ids use it
     assert (found[0]["height_cm"], found[0]["ldl"]) == (Decimal("170.2"), None)
     with_other = await checkups_for(
         conn, insured=[me, InsuredNumber(other["insurer_number"], "12", "345678", "01")], since=date(2021, 6, 2)

@@ -848,3 +848,18 @@ def test_a_still_photo_as_the_camera_fails_and_counts(
     result = _run_with_camera(service, card.path, str(FACE_DATA / "obama.jpg"), keys=["n", "2", "y"])
     assert "本人確認ができませんでした" in result.screen and card.face_failures == 1
     assert result.code == 0 and service.posts("/v1/verifications")[0]["presence"] == {"method": "visual"}
+
+
+def test_an_unreachable_service_names_the_address_tried(make_card: Callable[..., VirtualCard]) -> None:
+    card = make_card()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    shown: list[str] = []
+    code = main(["--token", TOKEN, "--url", "http://127.0.0.1:8123", "--card", str(card.path), "--retries", "1",
+                 "--presence", "visual", "--consent", "none"],
+                transport=httpx.MockTransport(refused), output=shown.append, sleep=lambda _: None,
+                input=lambda _: "y")
+    screen = "\n".join(shown)
+    assert code == 2 and "ConnectError (http://127.0.0.1:8123)" in screen, screen

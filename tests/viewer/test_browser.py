@@ -64,10 +64,11 @@ def authority(app: FastAPI) -> CertificateAuthority:
     return ca
 
 
-async def _log_in(browser: Any, live_url: str, staff: dict[str, str], console: list[str] | None = None) -> Any:
+async def _log_in(browser: Any, live_url: str, staff: dict[str, str], console: list[str] | None = None,
+                  *, width: int = 1200) -> Any:
     """A fresh browser profile (JavaScript off), logged in through the form: the page, on /viewer/."""
     context = await browser.new_context(java_script_enabled=False, locale="ja-JP",
-                                        viewport={"width": 1200, "height": 900})
+                                        viewport={"width": width, "height": 900})
     page = await context.new_page()
     if console is not None:
         page.on("console", lambda message: console.append(message.text))
@@ -115,10 +116,12 @@ async def test_pharmacist_and_doctor_see_their_consented_patients_records(
     assert await page.locator("table.medications td.drug").all_inner_texts() == SHOWN_DRUGS
     table = await page.locator("table.checkups").inner_text()
     assert "HbA1c" in table and "6.3" in table and "収縮期血圧" in table and "mmHg" in table
-    assert await page.get_by_role("img", name=re.compile("HbA1c の推移")).is_visible()
-    assert await page.get_by_role("img", name=re.compile("血圧の推移")).is_visible()
-    assert await page.locator("g.series-hba1c circle.point").count() == 3
-    assert await page.locator("g.series-systolic_bp circle.point").count() == 3
+    wide = page.locator("figure.chart-wide")
+    assert await wide.get_by_role("img", name=re.compile("HbA1c の推移")).is_visible()
+    assert await wide.get_by_role("img", name=re.compile("血圧の推移")).is_visible()
+    assert not await page.locator("figure.chart-narrow").first.is_visible()  # the phone's drawing is hidden here
+    assert await wide.locator("g.series-hba1c circle.point").count() == 3
+    assert await wide.locator("g.series-systolic_bp circle.point").count() == 3
     assert await _styled(page)
     assert not [text for text in console if "Content Security Policy" in text]
     shot = tmp_path / "doctor-patient-page.png"
@@ -151,3 +154,62 @@ async def test_reception_and_another_facility_see_no_patient(
     body = await page.locator("body").inner_text()
     assert "患者さんが見つかりません" in body and "山田" not in body and "アムロジピン" not in body
     await page.screenshot(path=str(tmp_path / "another-facility-404.png"))
+
+
+# Layout: at a phone's 390 px and at desktop width nothing is wider than the screen, names and dates stay on one
+# line, the flags can be seen and the chart text is readable. Screenshots go to .onshi-data/screenshots/.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".onshi-data" / "screenshots"
+_OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const inScroller = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX === 'auto') return true; } return false; };
+  const wide = [...document.querySelectorAll('body *')].filter(e => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && (r.right > width + 0.5 || r.left < -0.5) && !inScroller(e);
+  }).map(e => e.tagName + '.' + e.className);
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide};
+}"""
+_LINES = "e => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
+
+
+async def _fits(page: Any) -> None:
+    found = await page.evaluate(_OVERFLOW)
+    assert found["scrollWidth"] <= found["width"] and not found["wide"], found
+
+
+async def _one_line(locator: Any) -> None:
+    for index in range(await locator.count()):
+        assert await locator.nth(index).evaluate(_LINES) == 1, await locator.nth(index).inner_text()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+async def test_the_pages_fit_the_screen_and_show_the_flags(
+    browser: Any, live: httpx.AsyncClient, live_url: str, conn: asyncpg.Connection,
+    authority: CertificateAuthority, tmp_path: Path, width: int,
+) -> None:
+    given = await consented_patient(live, conn, authority, tmp_path, facility_type="clinic")
+    doctor = await make_staff(conn, facility_code=given["facility_code"], role="doctor")
+    page = await _log_in(browser, live_url, doctor, width=width)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await _fits(page)
+    await _one_line(page.locator("table.patients time"))
+    await _one_line(page.locator("table.patients th.name"))
+    await page.screenshot(path=str(SCREENSHOTS / f"patients-{width}.png"), full_page=True)
+
+    await page.get_by_role("link", name="山田太郎").click()
+    await page.wait_for_url(f"{live_url}/viewer/consents/{given['consent_id']}")
+    await _fits(page)
+    await _one_line(page.locator("h1 .name"))
+    await _one_line(page.locator("table.medications time"))
+    await _one_line(page.locator("table.checkups thead time"))
+    referral = page.locator("table.checkups td.flag-referral").first  # LDL 142 in the newest checkup
+    await referral.scroll_into_view_if_needed()
+    assert await referral.is_visible() and "142" in await referral.inner_text()
+    box, screen = await referral.bounding_box(), page.viewport_size
+    assert box["x"] >= 0 and box["x"] + box["width"] <= screen["width"]  # the newest column is on screen
+    chart = page.locator(f"figure.chart-{'narrow' if width < 640 else 'wide'}").first
+    assert await chart.is_visible()
+    assert await chart.locator("line.threshold-referral").count() == 1  # HbA1c: 6.5
+    label = chart.locator("text.threshold-label").first
+    assert (await label.bounding_box())["height"] >= 10  # chart text readable, not ~6 px
+    await page.screenshot(path=str(SCREENSHOTS / f"patient-{width}.png"), full_page=True)

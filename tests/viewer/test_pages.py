@@ -23,8 +23,15 @@ from tests.factories import (
     card_proof,
     consented_patient,
     days_ago,
+    eligibility_row,
+    give_consent,
+    linked_card,
+    make_insurer,
     make_named_facility,
     make_staff,
+    make_terminal,
+    medication_row,
+    upload_records,
 )
 
 SECURITY_HEADERS = {
@@ -40,13 +47,20 @@ Login = Callable[[dict[str, str]], Awaitable[httpx.AsyncClient]]
 
 
 class _Forms(HTMLParser):
-    """Every form of a page with its hidden inputs; every chart point (series, date, value, cx, cy)."""
+    """Every form of a page with its hidden inputs; every point (series, date, value, cx, cy) of the wide charts.
+
+    Each chart is drawn twice, wide (desktop) and narrow (phone, shown by a media query): `narrow_points` and
+    `thresholds` ((variant, kind, value)) hold the rest.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[dict[str, Any]] = []
         self.points: list[tuple[str, str, str, float, float]] = []
+        self.narrow_points: list[tuple[str, str, str, float, float]] = []
+        self.thresholds: list[tuple[str, str, str]] = []
         self._series = ""
+        self._variant = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {name: value or "" for name, value in attrs}
@@ -56,9 +70,14 @@ class _Forms(HTMLParser):
             self.forms[-1]["inputs"][found.get("name")] = found.get("value", "")
         elif tag == "g" and "series" in found.get("class", "").split():
             self._series = found["class"].split()[-1].removeprefix("series-")
+        elif tag == "figure" and "chart" in found.get("class", "").split():
+            self._variant = found["class"].split()[-1].removeprefix("chart-")
+        elif tag == "line" and "threshold" in found.get("class", "").split():
+            self.thresholds.append((self._variant, found["class"].split()[-1].removeprefix("threshold-"),
+                                    found["data-value"]))
         elif tag == "circle" and "data-date" in found:
-            self.points.append((self._series, found["data-date"], found["data-value"], float(found["cx"]),
-                                float(found["cy"])))
+            point = (self._series, found["data-date"], found["data-value"], float(found["cx"]), float(found["cy"]))
+            (self.points if self._variant == "wide" else self.narrow_points).append(point)
 
 
 def parsed(html: str) -> _Forms:
@@ -228,7 +247,7 @@ async def test_a_doctor_sees_checkups_with_units_and_the_chart_of_their_points(
     page = await browser.get(f"/viewer/consents/{given['consent_id']}")
     assert page.status_code == 200
     for text in (*SHOWN_DRUGS, "HbA1c<span", "（%）", "収縮期血圧", "（mmHg）", "LDLコレステロール", "142", "6.3",
-                 "<caption>特定健診の結果"):
+                 '<caption class="sr">特定健診の結果'):
         assert text in page.text, text
     assert "腹囲" not in page.text  # never measured: no row
     points = parsed(page.text).points
@@ -240,6 +259,55 @@ async def test_a_doctor_sees_checkups_with_units_and_the_chart_of_their_points(
         assert [(p[1], p[2]) for p in drawn] == list(zip(reversed(dates), reversed(values), strict=True)), series
         assert [p[4] for p in drawn] == sorted((p[4] for p in drawn), reverse=True)  # rising values drawn higher
     assert await _access_log(conn) == [("doctor", "checkup"), ("doctor", "medication")]
+
+
+async def test_checkup_values_are_flagged_against_the_tokutei_kenshin_reference_values(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, authority: CertificateAuthority, tmp_path: Path,
+    login_as: Login,
+) -> None:
+    given = await consented_patient(client, conn, authority, tmp_path, facility_type="clinic")
+    browser = await login_as(await make_staff(conn, facility_code=given["facility_code"], role="doctor"))
+    page = await browser.get(f"/viewer/consents/{given['consent_id']}")
+    html = page.text
+    # LDL 142 >= 140 (受診勧奨), HbA1c 6.3 >= 5.6 (保健指導), systolic 126 < 130 (no flag)
+    referral = r'<td class="num flag-referral">142 <span class="flag flag-referral" title="受診勧奨判定値">'
+    assert re.search(referral, html)
+    assert re.search(r'<td class="num flag-guidance">6.3 <span class="flag flag-guidance"', html)
+    assert '<td class="num">126</td>' in html
+    assert "120以上 / 140以上" in html and "5.6以上 / 6.5以上" in html and "130以上 / 140以上" in html
+    lines = parsed(html).thresholds
+    assert ("wide", "guidance", "5.6") in lines and ("wide", "referral", "6.5") in lines
+    assert {value for variant, _, value in lines if variant == "narrow"} == {"5.6", "6.5", "130", "140", "85", "90"}
+    assert len(parsed(html).narrow_points) == len(parsed(html).points) == 9
+    assert "標準的な健診・保健指導プログラム（令和6年度版）" in html
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d JST</time>まで", html)  # the consent's end, labelled
+
+
+async def test_kana_is_full_width_katakana_and_facilities_are_named(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, authority: CertificateAuthority, tmp_path: Path,
+    login_as: Login,
+) -> None:
+    insurer = await make_insurer(conn)
+    card = await linked_card(client, conn, authority, tmp_path, insurer=insurer,
+                             row=eligibility_row(name_kana="ﾔﾏﾀﾞ ﾀﾛｳ"))
+    pharmacy = await make_named_facility(conn, type_="pharmacy", name="みどり薬局")
+    number = insurer["insurer_number"]
+    await upload_records(client, conn, insurer=insurer, checkups=[], medications=[
+        medication_row(insurer_number=number, dispensed_on=days_ago(20), days="28"),
+        medication_row(insurer_number=number, dispensed_on=days_ago(10), drug_code="2149039F2026",
+                       drug_name="アムロジピンOD錠2.5mg", days="14", facility_code=pharmacy),
+    ])
+    terminal = await make_terminal(conn, facility_code=await make_named_facility(conn, type_="clinic"))
+    consent = await give_consent(client, terminal, card, categories=["medication"])
+    browser = await login_as(await make_staff(conn, facility_code=terminal["facility_code"], role="doctor"))
+    listing = (await browser.get("/viewer/")).text
+    assert "ヤマダ タロウ" in listing and "ﾔﾏﾀﾞ" not in listing
+    page = (await browser.get(f"/viewer/consents/{consent['consent_id']}")).text
+    assert '<span class="kana">ヤマダ タロウ</span>' in page
+    assert "みどり薬局" in page and "医療機関コード 1312345678" in page  # an unregistered facility: its code
+    assert "重複投薬の可能性" in page
+    assert page.count('<tr class="duplicate">') == 2
+    assert "同一成分（YJ 2149039）をみどり薬局でも調剤" in page
 
 
 @pytest.fixture
@@ -259,7 +327,7 @@ async def test_pharmacies_see_checkups_when_the_setting_allows_it(
     browser = await login_as(await make_staff(conn, facility_code=given["facility_code"]))
     page = await browser.get(f"/viewer/consents/{given['consent_id']}")
     assert page.status_code == 200
-    assert "<caption>特定健診の結果" in page.text and len(parsed(page.text).points) == 9
+    assert '<caption class="sr">特定健診の結果' in page.text and len(parsed(page.text).points) == 9
     assert await _access_log(conn) == [("pharmacist", "checkup"), ("pharmacist", "medication")]
 
 
