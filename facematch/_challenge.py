@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ._settings import ChallengeSettings
+from ._texts import Bilingual
 
 
 class Action(StrEnum):
@@ -41,7 +42,7 @@ PROMPT_TEXTS: dict[Action, tuple[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Prompt:
+class Prompt(Bilingual):
     """One instruction and when it is shown, in seconds from the start of the attempt."""
 
     action: Action
@@ -49,14 +50,9 @@ class Prompt:
     end: float
 
     @property
-    def message(self) -> str:
-        """What the screen shows, in English."""
-        return PROMPT_TEXTS[self.action][0]
-
-    @property
-    def message_ja(self) -> str:
-        """What the screen shows, in Japanese."""
-        return PROMPT_TEXTS[self.action][1]
+    def texts(self) -> tuple[str, str]:
+        """What the screen shows: (English, Japanese)."""
+        return PROMPT_TEXTS[self.action]
 
     @property
     def is_step(self) -> bool:

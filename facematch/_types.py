@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Literal
 
 from ._challenge import Prompt
+from ._texts import Bilingual
 
 Outcome = Literal["match", "no_match", "undecided"]
 
@@ -74,21 +75,16 @@ PATIENT_MESSAGES: dict[Reason, tuple[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(Bilingual):
     """One reason with a detail for staff (e.g. which faces) and the patient's messages."""
 
     reason: Reason
     detail: str = ""
 
     @property
-    def message(self) -> str:
-        """What the reception screen tells the patient, in English."""
-        return PATIENT_MESSAGES[self.reason][0]
-
-    @property
-    def message_ja(self) -> str:
-        """What the reception screen tells the patient, in Japanese."""
-        return PATIENT_MESSAGES[self.reason][1]
+    def texts(self) -> tuple[str, str]:
+        """What the reception screen tells the patient: (English, Japanese)."""
+        return PATIENT_MESSAGES[self.reason]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +150,7 @@ COUNTED = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Guidance:
+class Guidance(Bilingual):
     """What the screen shows after a frame: the prompt to follow and, if any, what to fix first."""
 
     prompt: Prompt | None
@@ -162,18 +158,11 @@ class Guidance:
     done: bool = False
 
     @property
-    def message(self) -> str:
-        """The line to show, in English: the problem if there is one, else the prompt."""
+    def texts(self) -> tuple[str, str]:
+        """The line to show: the problem if there is one, else the prompt (English, Japanese)."""
         if self.problem is not None:
-            return self.problem.message
-        return self.prompt.message if self.prompt is not None else ""
-
-    @property
-    def message_ja(self) -> str:
-        """The line to show, in Japanese."""
-        if self.problem is not None:
-            return self.problem.message_ja
-        return self.prompt.message_ja if self.prompt is not None else ""
+            return self.problem.texts
+        return self.prompt.texts if self.prompt is not None else ("", "")
 
 
 @dataclass(frozen=True, slots=True)
