@@ -183,9 +183,13 @@ def _rise_start(values: Sequence[tuple[float, float]], target: float, low: float
 def _blink(
     name: str, step: Prompt, window: Sequence[Observation], neutral: Neutral, settings: LivenessSettings
 ) -> LivenessCheck:
-    if neutral.open_ear < settings.min_open_ear:
+    # The open eyes are those of the blink's own window, measured with the same (eye) model as the blink:
+    # the pauses' model reads eye openings differently on some faces.
+    ears = [o.geometry.ear for o in window if o.geometry is not None]
+    open_ear = float(np.percentile(ears, 90)) if len(ears) >= 4 else neutral.open_ear
+    if open_ear < settings.min_open_ear:
         return LivenessCheck(name, False, 0.0, "eyes never seen open")
-    ratios = [(o.at, o.geometry.ear / neutral.open_ear) for o in window if o.geometry is not None]
+    ratios = [(o.at, o.geometry.ear / open_ear) for o in window if o.geometry is not None]
     closed_at = next(
         (at for at, ratio in ratios if ratio <= settings.blink_closed and at >= step.start + settings.reaction_min),
         None,
@@ -210,7 +214,7 @@ def _blink(
     opened = [
         o.geometry.aspect
         for o in window
-        if o.geometry is not None and o.geometry.ear >= settings.blink_open * neutral.open_ear
+        if o.geometry is not None and o.geometry.ear >= settings.blink_open * open_ear
     ]
     shape = [
         o.geometry.aspect / float(np.median(opened)) for o in window if o.geometry is not None and o.at == closed_at

@@ -48,7 +48,7 @@ class ChallengeSettings:
     head_moves: int = 3  # 4 x 3 x 2 orders of three moves x 4 places for the blink: 96 orders
     first_pause: tuple[float, float] = (0.9, 1.3)  # seconds facing the camera before the first prompt
     step_length: tuple[float, float] = (1.0, 1.5)  # seconds each prompt is shown
-    pause: tuple[float, float] = (0.7, 1.1)  # "face the camera" between prompts (a head takes 0.6-1 s back)
+    pause: tuple[float, float] = (0.9, 1.3)  # "face the camera" between prompts (a head takes 0.6-1 s back)
 
 
 @dataclass(frozen=True, slots=True)
