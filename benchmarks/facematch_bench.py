@@ -64,7 +64,7 @@ def stages(matcher: FaceMatcher, frames: list[np.ndarray], card: bytes, rounds: 
     landmarks = engine.faces(frames[0])[0]
     row("pose, eye opening (geometry)", cpu_ms(lambda: measure(landmarks), rounds))
     row("quality gates and mask score (pauses only)", cpu_ms(lambda: measure_face(frames[0], landmarks), rounds))
-    row("moiré score (one frame in three)", cpu_ms(lambda: screen_score(face_crop(frames[0], landmarks)), rounds))
+    row("moiré score (one frame in four)", cpu_ms(lambda: screen_score(face_crop(frames[0], landmarks)), rounds))
     row("face mesh on a still (detection + 478 points)", cpu_ms(lambda: engine.faces(frames[0]), rounds))
     row("encoding the chosen frame (5 points + ResNet)", cpu_ms(lambda: engine.encode(frames[0], landmarks), rounds))
     row("card photo per visit (decode JPEG 2000, mesh, gates, encode)", cpu_ms(lambda: matcher.enrol(card), rounds))
