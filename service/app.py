@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.accounts.auth import TokenCache
@@ -18,15 +20,21 @@ from service.authority.ca import CertificateAuthority
 from service.core.database import create_pool
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
-from service.core.logging import configure_logging, get_logger
+from service.core.inputguard import InputGuardMiddleware
+from service.core.logging import access, configure_logging, get_logger
 from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
+from service.core.openapi import use_error_body_for_validation
+from service.core.ratelimit import Rate
 from service.core.redis import create_redis
+from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
-from service.verification.challenges import ChallengeStore, Limit
+from service.maintenance.service import MaintenanceTask
+from service.verification.challenges import ChallengeStore
 
 log = get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+_UNREADABLE_BODY = "the body could not be read: send UTF-8 JSON (or the form the page sends)"
 
 
 def error_body(code: str, detail: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -54,6 +62,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, nested too deeply): invalid input
+        return error_body("invalid_input", _UNREADABLE_BODY, 422)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_body(code, str(exc.detail), exc.status_code, dict(exc.headers or {}))
 
@@ -70,21 +80,33 @@ def _lifespan(settings: Settings) -> Any:
         app.state.authority = CertificateAuthority.load_or_create(
             settings.authority_path, allow_create=settings.may_create_authority, name=settings.authority_name
         )
-        app.state.pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-        app.state.redis = create_redis(redis_url)
-        app.state.token_cache = TokenCache(settings.token_cache_seconds)
-        app.state.challenges = ChallengeStore(app.state.redis, ttl_seconds=settings.challenge_ttl_seconds,
-                                              limit=Limit(settings.challenge_limit, settings.challenge_limit_seconds))
+        pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                 command_timeout=settings.db_command_timeout_seconds)
+        attach(app, settings=settings, pool=pool, redis=create_redis(redis_url))
+        maintenance = MaintenanceTask(pool=pool, keep_months=settings.retention_months,
+                                      interval=settings.maintenance_interval_seconds)
+        await maintenance.start()
         worker = _start_worker(app, settings)
         try:
             yield
         finally:
+            await maintenance.stop()
             if worker is not None:
                 await worker.stop()
             await app.state.redis.aclose()
             await app.state.pool.close()
+            access.flush()
 
     return lifespan
+
+
+def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> None:
+    """Hand the app its pool and Redis, and what is built on them (the lifespan does this once)."""
+    app.state.pool = pool
+    app.state.redis = redis
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.challenges = ChallengeStore(redis, ttl_seconds=settings.challenge_ttl_seconds,
+                                          limit=Rate.parse(settings.rate_limit_challenges))
 
 
 def _start_worker(app: FastAPI, settings: Settings) -> Any:
@@ -101,17 +123,24 @@ def _start_worker(app: FastAPI, settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Onshi HTTP application."""
     settings = settings or get_settings()
-    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    configure_logging(level=settings.log_level, log_format=settings.effective_log_format,
+                      access_log=settings.access_log)
     app = FastAPI(
         title="Onshi", version="0.1.0", lifespan=_lifespan(settings), docs_url=None, redoc_url=None,
+        openapi_url=None,  # served by service.apidocs.routes (a labelled route)
         description="Online health-insurance eligibility verification (オンライン資格確認), マイナ保険証 model.",
+        # Onshi exports Prometheus metrics, not OpenTelemetry: FastAPI's own telemetry would only cost each request
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.state.passwords = PasswordChecker(threads=settings.password_hash_threads)
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(InputGuardMiddleware)  # inside the request-id middleware: its refusals carry the id
     app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    use_error_body_for_validation(app)
     return app
 
 
@@ -128,7 +157,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.viewer.pages import router as viewer_pages
     from service.viewer.routes import router as viewer_router
 
-    for router in (health_router, authority_router, batches_router, linking_router, records_router,
-                   verification_router, consent_router, viewer_router, viewer_pages, fhir_router,
-                   docs_router):
+    # Routes are matched in this order: the reception terminal's (the hot path, docs/scaling.md) come first.
+    for router in (verification_router, consent_router, health_router, authority_router, batches_router,
+                   linking_router, records_router, viewer_router, viewer_pages, fhir_router, docs_router):
         app.include_router(router)

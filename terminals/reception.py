@@ -313,6 +313,12 @@ REGISTRATION_OUTCOMES: dict[str, Text] = {
         "Several records match, so nothing was linked: ask the insurer.",
     ),
 }
+CHALLENGE_ERRORS = frozenset({"challenge_not_usable", "challenge_expired"})
+CERTIFICATE_STATES = ("suspended", "revoked", "expired")  # as the service names them in certificate_not_usable
+CERTIFICATE_NOT_USABLE: Text = (
+    "電子証明書がこの操作に使えない状態です。",
+    "The card's certificate cannot be used for this in its present state.",
+)
 ERROR_HINTS: dict[int, Text] = {
     401: ("端末の認証に失敗しました。端末の設定 (トークン) を確認してください。", "The terminal's token is invalid."),
     403: ("この端末には許可されていない操作です。", "This terminal may not do this."),
@@ -690,7 +696,7 @@ class ReceptionClient:
             except httpx.TransportError as exc:
                 wait, reason = self.retry.delay(attempt), f"{type(exc).__name__} ({self.http.base_url})"
             else:
-                if response.status_code == 409 and not renewed:
+                if response.status_code == 409 and not renewed and _error_body(response)[0] in CHALLENGE_ERRORS:
                     renewed = True  # the challenge expired between signing and sending: a new one, once
                     continue
                 if not _retryable(response.status_code):
@@ -852,6 +858,24 @@ def render_access_log(entries: Sequence[AccessEntry], lang: Lang = "ja") -> str:
     return "\n".join(lines)
 
 
+def error_hints(error: ServiceError) -> list[Text]:
+    """What to tell the staff, by the error's own code first (its real cause), else by its HTTP status.
+
+    A 409 is "the check expired, place the card again" only for a challenge error: a suspended card refused the
+    access log is told that its certificate is suspended, and what to do about it.
+    """
+    if error.error == "certificate_not_usable":
+        state = next((s for s in CERTIFICATE_STATES if s in error.detail), None)
+        if state is None:
+            return [CERTIFICATE_NOT_USABLE]
+        headline, advice = OUTCOMES[f"certificate_{state}"]
+        return [headline, *(line for line in advice if line != Msg.PAPER)]
+    if error.status_code == 409 and error.error not in CHALLENGE_ERRORS:
+        return []  # the service's detail, shown above, says what conflicted
+    hint = ERROR_HINTS.get(error.status_code)
+    return [hint] if hint else []
+
+
 def render_error(error: ReceptionError, lang: Lang = "ja", *, action: Mode | Literal["consent"] = "check") -> str:
     """Why the service gave no answer and what to do; a failed check always ends with the paper fallback."""
     headline = {"check": Msg.CHECK_NOT_DONE, "consent": Msg.CONSENT_FAILED}.get(action, Msg.ACTION_FAILED)
@@ -860,8 +884,7 @@ def render_error(error: ReceptionError, lang: Lang = "ja", *, action: Mode | Lit
         lines += [tr(Msg.UNAVAILABLE, lang, attempts=error.attempts), f"[{error.reason}]"]
     elif isinstance(error, ServiceError):
         lines.append(f"{tr(Msg.SERVICE_ERROR, lang)}: HTTP {error.status_code} {error.error}: {error.detail}")
-        if error.status_code in ERROR_HINTS:
-            lines.append(tr(ERROR_HINTS[error.status_code], lang))
+        lines += [tr(hint, lang) for hint in error_hints(error)]
         if error.request_id:
             lines.append(_line(Msg.REQUEST_ID, error.request_id, lang))
     else:

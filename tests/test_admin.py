@@ -103,3 +103,13 @@ def test_a_missing_photo_is_a_clear_error(settings: Settings, tmp_path: Path) ->
                     "--photo", str(tmp_path / "nope.png"), expect=2)
     assert missing["error"] == "file_error"
     assert "nope.png" in missing["detail"]
+
+
+@pytest.mark.usefixtures("clean")
+def test_partitions_are_listed_and_retention_is_a_dry_run_unless_applied(settings: Settings) -> None:
+    shown = admin(settings, "partitions", "--retention-months", "1")
+    assert set(shown["tables"]) == {"verifications", "access_log", "audit_log"}
+    months = shown["tables"]["verifications"]["months"]
+    assert len(months) >= 4 and shown["tables"]["audit_log"]["default_rows"] == 0
+    assert "would_drop" in shown and "dropped" not in shown  # nothing is dropped without --apply
+    assert admin(settings, "partitions", "--retention-months", "1")["tables"]["verifications"]["months"] == months

@@ -10,7 +10,8 @@ never holds one pooled connection while it waits for another.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
@@ -19,6 +20,7 @@ from service.accounts import repository as repo
 from service.accounts.errors import InsurerNotFound
 from service.core.database import get_pool
 from service.core.errors import Forbidden, Unauthorized
+from service.core.middleware import note_principal
 from service.core.security import Principal, TokenKind, hash_token
 
 CACHE_LIMIT = 50_000  # distinct live tokens remembered per process; the cache empties when it is full
@@ -70,6 +72,17 @@ async def _lookup(pool: asyncpg.Pool, token_hash: bytes) -> Principal | None:
     )
 
 
+# Dependencies that authenticate the caller; tests/core/test_dependencies.py checks that every route resolves one
+# of them before it takes a pooled connection.
+AUTHENTICATING: set[Callable[..., Any]] = set()
+
+
+def authenticates(dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a dependency as one that authenticates its caller (see AUTHENTICATING)."""
+    AUTHENTICATING.add(dependency)
+    return dependency
+
+
 async def authenticate(request: Request) -> Principal:
     """Whoever the bearer token names; 401 when it is missing, unknown or revoked."""
     token_hash = hash_token(_bearer(request))
@@ -80,14 +93,23 @@ async def authenticate(request: Request) -> Principal:
         if principal is None:
             raise Unauthorized("invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         cache.put(token_hash, principal)
+    note_principal(request.scope, principal.kind)
+    return principal
+
+
+async def authenticate_as(request: Request, kind: TokenKind) -> Principal:
+    """The caller, who must hold a token of this kind (403 otherwise)."""
+    principal = await authenticate(request)
+    if principal.kind != kind:
+        raise Forbidden(f"this endpoint needs a {kind} credential")
     return principal
 
 
 def _require(kind: TokenKind) -> object:
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.kind != kind:
-            raise Forbidden(f"this endpoint needs a {kind} credential")
-        return principal
+    # One dependency, not one per level: FastAPI spends about as much on resolving a dependency as on a request.
+    @authenticates
+    async def dependency(request: Request) -> Principal:
+        return await authenticate_as(request, kind)
 
     return Depends(dependency)
 

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from swagger_ui_bundle import swagger_ui_path
 
+from service.core.resources import package_path
+
 router = APIRouter(include_in_schema=False)
-_REDOC = Path(__file__).parent / "static"
+_REDOC = package_path("service.apidocs", "static")
 _SWAGGER = Path(swagger_ui_path)
 _SWAGGER_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "oauth2-redirect.html"}
 _ASSET_CACHE = {"Cache-Control": "max-age=86400"}
@@ -35,6 +37,13 @@ HOME = """<!doctype html>
 async def home() -> HTMLResponse:
     """A small page with the links a visitor looks for."""
     return HTMLResponse(HOME)
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document, served by a route of ours (FastAPI's own is a bare Starlette route, which metrics and
+    the access log could only call "unmatched")."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs")

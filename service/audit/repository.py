@@ -38,7 +38,7 @@ async def append(conn: asyncpg.Connection, *, shard: int, entry: str, at: dateti
 
 
 async def create_heads(conn: asyncpg.Connection, shards: int) -> None:
-    """The genesis head of every shard that has none (a fresh trail; migration 0005 makes them)."""
+    """The genesis head of every shard that has none (a fresh trail; migration 0007 makes them)."""
     await conn.execute(
         "INSERT INTO audit_heads (shard, seq, head) SELECT s, 0, $2 FROM generate_series(0, $1 - 1) AS s "
         "ON CONFLICT (shard) DO NOTHING", shards, GENESIS,

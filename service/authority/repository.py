@@ -102,3 +102,18 @@ async def history(conn: asyncpg.Connection, serial: str) -> list[dict[str, objec
         "SELECT action, reason, actor, at FROM certificate_events WHERE serial = $1 ORDER BY id", serial
     )
     return [dict(r.items()) for r in rows]
+
+
+async def count_admin_action(conn: asyncpg.Connection, action: str) -> None:
+    """Count one certificate action of the admin command, in its transaction (migration 0008 says why)."""
+    await conn.execute(
+        """INSERT INTO admin_certificate_action_counts (action, count) VALUES ($1, 1)
+           ON CONFLICT (action) DO UPDATE SET count = admin_certificate_action_counts.count + 1""",
+        action,
+    )
+
+
+async def admin_action_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    """The admin command's certificate actions so far, by action."""
+    rows = await pool.fetch("SELECT action, count FROM admin_certificate_action_counts")
+    return {row["action"]: int(row["count"]) for row in rows}

@@ -27,3 +27,9 @@ class MissingIdempotencyKey(InvalidInput):
     """Every batch upload needs an Idempotency-Key header."""
 
     code = "missing_idempotency_key"
+
+
+class MyNumberNotAllowed(InvalidInput):
+    """A header holds a My Number (個人番号), which is never accepted, stored or logged."""
+
+    code = "my_number_not_allowed"

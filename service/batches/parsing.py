@@ -1,13 +1,15 @@
 """Streaming parsers for batch bodies: bytes in, one record at a time out, never the whole body in memory.
 
 Records are split on raw bytes before decoding. That is safe for the accepted charsets: in UTF-8 and in
-Shift_JIS (cp932) the bytes `"` (0x22) and LF (0x0A) never occur inside a multi-byte character.
-CSV records may contain line breaks inside quoted fields; NDJSON records are single lines by definition.
+Shift_JIS (cp932) the bytes `"` (0x22), `,` (0x2C) and LF (0x0A) never occur inside a multi-byte character.
+CSV records may contain line breaks inside quoted fields (within limits: see CsvSplitter); NDJSON records are
+single lines by definition.
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import json
 from collections.abc import Iterator
@@ -51,47 +53,102 @@ class LineSplitter:
 
 
 class CsvSplitter:
-    """CSV (RFC 4180): a line break ends a record only outside double quotes."""
+    """CSV (RFC 4180) records, one physical line each unless a quoted field holds line breaks.
+
+    The rule for quotes (README, "Insurer guide"): a `"` opens a quoted field only at the start of a field; a
+    quoted field may hold commas, `""` and line breaks, and ends at a `"` that is not doubled. A `"` anywhere
+    else is an ordinary character (the row's field check then refuses it). A record that spans lines must close
+    its quotes within `MAX_RECORD_LINES` lines and `MAX_RECORD_BYTES`, and have the header's number of fields;
+    otherwise its quote was a stray one: only its first line is a record (rejected as invalid CSV) and reading
+    starts again on the next line. So one stray `"` costs one row, never the rest of the file.
+    """
+
+    MAX_RECORD_LINES = 16
+    MAX_RECORD_BYTES = 64 * 1024
 
     def __init__(self) -> None:
-        self._rest = b""
-        self._in_quotes = False
+        self._partial = b""  # an incomplete physical line
+        self._open: list[bytes] = []  # the lines of a record whose quoted field is still open
+        self._open_commas = 0
+        self._open_bytes = 0
+        self._fields: int | None = None  # the header's number of fields
 
     def feed(self, data: bytes) -> list[bytes]:
         """Complete records."""
-        if not self._in_quotes and b'"' not in data:
-            lines = data.split(b"\n")
-            lines[0] = self._rest + lines[0]
-            self._rest = lines.pop()
-            return lines
-        return self._feed_quoted(data)
-
-    def _feed_quoted(self, data: bytes) -> list[bytes]:
-        records: list[bytes] = []
-        start = pos = 0
-        while True:
-            quote = data.find(b'"', pos)
-            if self._in_quotes:
-                if quote < 0:
-                    break
-                self._in_quotes, pos = False, quote + 1
-                continue
-            newline = data.find(b"\n", pos)
-            if newline >= 0 and (quote < 0 or newline < quote):
-                records.append(self._rest + data[start:newline])
-                self._rest, start = b"", newline + 1
-                pos = start
-            elif quote >= 0:
-                self._in_quotes, pos = True, quote + 1
-            else:
-                break
-        self._rest += data[start:]
-        return records
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        if not self._open and self._fields is not None and b'"' not in data:
+            return lines  # the common case: no quotes, one record per line
+        return self._records(lines)
 
     def finish(self) -> list[bytes]:
-        """The unterminated last record."""
-        rest, self._rest = self._rest, b""
-        return [rest] if rest.strip() else []
+        """The last record (the body need not end with a line break); a quote still open was a stray one."""
+        rest, self._partial = self._partial, b""
+        records = self._records([rest] if rest.strip() else [])
+        while self._open:
+            records += self._records(self._break_open(records))
+        return records
+
+    def _records(self, lines: list[bytes]) -> list[bytes]:
+        records: list[bytes] = []
+        pending = collections.deque(lines)
+        while pending:
+            line = pending.popleft()
+            if not self._open:
+                in_quotes, commas = _scan_csv_line(line, in_quotes=False)
+                if self._fields is None and line.strip():
+                    self._fields = commas + 1
+                if not in_quotes:
+                    records.append(line)
+                    continue
+                self._open, self._open_commas, self._open_bytes = [line], commas, len(line)
+                continue
+            in_quotes, commas = _scan_csv_line(line, in_quotes=True)
+            self._open.append(line)
+            self._open_commas += commas
+            self._open_bytes += len(line)
+            if in_quotes:
+                if len(self._open) >= self.MAX_RECORD_LINES or self._open_bytes > self.MAX_RECORD_BYTES:
+                    pending.extendleft(reversed(self._break_open(records)))
+                continue
+            if self._open_commas + 1 == self._fields:
+                records.append(b"\n".join(self._open))
+                self._open = []
+            else:
+                pending.extendleft(reversed(self._break_open(records)))
+        return records
+
+    def _break_open(self, records: list[bytes]) -> list[bytes]:
+        """The open record's first line alone becomes a (broken) record; returns the lines to read again."""
+        first, *rest = self._open
+        self._open = []
+        records.append(first)
+        return rest
+
+
+def _scan_csv_line(line: bytes, *, in_quotes: bool) -> tuple[bool, int]:
+    """Whether a quoted field is still open at the end of the line, and the commas outside quotes in it."""
+    commas, pos, end = 0, 0, len(line)
+    field_start = not in_quotes
+    while pos < end:
+        if in_quotes:
+            quote = line.find(b'"', pos)
+            if quote < 0:
+                return True, commas
+            if line[quote + 1:quote + 2] == b'"':  # "" is a quote inside the field
+                pos = quote + 2
+                continue
+            in_quotes, field_start, pos = False, False, quote + 1
+            continue
+        if field_start and line[pos:pos + 1] == b'"':
+            in_quotes, field_start, pos = True, False, pos + 1
+            continue
+        comma = line.find(b",", pos)
+        if comma < 0:
+            return False, commas
+        commas, field_start, pos = commas + 1, True, comma + 1
+    return in_quotes, commas
 
 
 def splitter_for(media_type: str) -> Splitter:
@@ -154,7 +211,8 @@ class RowReader:
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as exc:
-            return ParsedRow(self._row, None, ("invalid_csv", f"the row is not valid CSV: {exc}"))
+            detail = f'the row is not valid CSV ({exc}): a field that starts with " ends with " (write "" inside it)'
+            return ParsedRow(self._row, None, ("invalid_csv", detail))
         if len(fields) != len(self.header):
             detail = f"the row has {len(fields)} fields, the header has {len(self.header)}"
             return ParsedRow(self._row, None, ("wrong_field_count", detail))
@@ -165,6 +223,8 @@ class RowReader:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             return ParsedRow(self._row, None, ("invalid_json", f"the line is not valid JSON: {exc.msg}"))
+        except RecursionError:
+            return ParsedRow(self._row, None, ("invalid_json", "the line nests arrays or objects too deeply"))
         if not isinstance(value, dict):
             return ParsedRow(self._row, None, ("invalid_json", "each line must be a JSON object"))
         return ParsedRow(self._row, value)

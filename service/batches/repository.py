@@ -106,17 +106,44 @@ async def get(conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, owner:
     return _batch(row)
 
 
-async def claim_next(conn: asyncpg.Connection, *, stale_seconds: float) -> BatchRow | None:
-    """Take the oldest queued batch, or a running one whose worker stopped sending heartbeats."""
+async def claim_next(conn: asyncpg.Connection, *, worker_id: UUID, lease_seconds: float) -> BatchRow | None:
+    """Lease the oldest queued batch, or a running one whose lease ran out (its worker stopped or died)."""
     row = await conn.fetchrow(
-        f"UPDATE batches SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now() "
+        f"UPDATE batches SET status = 'running', started_at = coalesce(started_at, now()), lease_owner = $1, "
+        f"lease_until = now() + make_interval(secs => $2) "
         f"WHERE id = (SELECT id FROM batches WHERE status = 'queued' "
-        f"   OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)) "
+        f"   OR (status = 'running' AND (lease_until IS NULL OR lease_until < now())) "
         f"   ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1) "
         f"RETURNING {_COLUMNS}",
-        stale_seconds,
+        worker_id, lease_seconds,
     )
     return _batch(row)
+
+
+async def renew_lease(pool: asyncpg.Pool, *, batch_id: UUID, worker_id: UUID, lease_seconds: float) -> bool:
+    """Extend this worker's lease on a running batch; False when another worker holds it now."""
+    value = await pool.fetchval(
+        "UPDATE batches SET lease_until = now() + make_interval(secs => $3) "
+        "WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING true",
+        batch_id, worker_id, lease_seconds,
+    )
+    return value is True
+
+
+async def release_leases(pool: asyncpg.Pool, *, worker_id: UUID) -> None:
+    """A stopping worker's running batches may be taken over at once by the next worker."""
+    await pool.execute(
+        "UPDATE batches SET lease_until = now() WHERE lease_owner = $1 AND status = 'running'", worker_id
+    )
+
+
+async def lock_progress(conn: asyncpg.Connection, *, batch_id: UUID) -> tuple[UUID | None, int]:
+    """(lease owner, rows processed) of a batch, locked until the step's transaction ends."""
+    row = await conn.fetchrow(
+        "SELECT lease_owner, rows_processed FROM batches WHERE id = $1 FOR UPDATE", batch_id
+    )
+    assert row is not None
+    return row["lease_owner"], row["rows_processed"]
 
 
 async def read_chunk(conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, seq: int) -> bytes | None:
@@ -135,11 +162,11 @@ async def insert_errors(conn: asyncpg.Connection, *, batch_id: UUID, errors: Seq
 
 
 async def add_step(conn: asyncpg.Connection, *, batch_id: UUID, counts: StepCounts) -> None:
-    """Advance the counters after a committed step (and prove the worker is alive)."""
+    """Advance the counters of a step (in the step's transaction)."""
     await conn.execute(
         "UPDATE batches SET rows_processed = $2, rows_accepted = rows_accepted + $3, "
         "rows_rejected = rows_rejected + $4, linked = linked + $5, needs_review = needs_review + $6, "
-        "ambiguous = ambiguous + $7, heartbeat_at = now() WHERE id = $1",
+        "ambiguous = ambiguous + $7 WHERE id = $1",
         batch_id, counts.last_row, counts.accepted, counts.rejected, counts.linked, counts.needs_review,
         counts.ambiguous,
     )
@@ -148,11 +175,29 @@ async def add_step(conn: asyncpg.Connection, *, batch_id: UUID, counts: StepCoun
 async def finish(conn: asyncpg.Connection, *, batch_id: UUID, status: str, failure: str | None) -> None:
     """Done or failed; the raw body is deleted either way (nothing of it is kept beyond processing)."""
     await conn.execute(
-        "UPDATE batches SET status = $2, failure = $3, finished_at = now(), "
+        "UPDATE batches SET status = $2, failure = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, "
         "rows_total = greatest(coalesce(rows_total, 0), rows_processed) WHERE id = $1",
         batch_id, status, failure,
     )
     await conn.execute("DELETE FROM batch_chunks WHERE batch_id = $1", batch_id)
+
+
+async def requeue_failed(conn: asyncpg.Connection, *, batch_id: UUID) -> int | None:
+    """A failed batch uploaded again: make it resume after its last committed row (returned; None if not failed).
+
+    Its body is stored again by the caller. Errors written when it failed (the header's, at row 0) go: the
+    header is checked afresh. Errors of committed rows stay, as do their counts.
+    """
+    value = await conn.fetchval(
+        "UPDATE batches SET status = 'receiving', failure = NULL, finished_at = NULL, rows_total = NULL "
+        "WHERE id = $1 AND status = 'failed' RETURNING rows_processed",
+        batch_id,
+    )
+    if value is None:
+        return None
+    await conn.execute("DELETE FROM batch_errors WHERE batch_id = $1 AND (row = 0 OR row > $2)", batch_id, value)
+    await conn.execute("DELETE FROM batch_chunks WHERE batch_id = $1", batch_id)
+    return int(value)
 
 
 async def list_errors(

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.batches import service
-from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
+from service.core import ratelimit
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
+from service.core.ratelimit import Rate
+from service.core.redis import get_redis
 
 router = APIRouter(prefix="/v1/insurers", tags=["insurer"])
 
@@ -25,7 +27,12 @@ def _content_length(request: Request) -> int | None:
 
 
 async def receive_upload(request: Request, conn: DB, settings: SettingsDep, upload: service.Upload) -> JSONResponse:
-    """Store the streamed body as a batch and answer 202 with its status URL (any batch kind)."""
+    """Store the streamed body as a batch and answer 202 with its status URL (any batch kind).
+
+    Uploads are rate limited per uploader (429 with Retry-After) before the body is read.
+    """
+    limit = [(f"upload:{upload.owner}", Rate.parse(settings.rate_limit_uploads))]
+    (await ratelimit.check(get_redis(request), limit)).raise_if_refused("too many uploads")
     received = await service.receive(
         conn, upload=upload, body=request.stream(), max_bytes=settings.max_batch_bytes,
         chunk_bytes=settings.batch_chunk_bytes,
@@ -48,7 +55,7 @@ def upload_from_request(request: Request, *, kind: str, owner: str, insurer_numb
 
 @router.post(
     "/{insurer_number}/eligibility-batches", status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_eligibility(
     insurer_number: str, request: Request, insurer: InsurerAuth, conn: DB, settings: SettingsDep
@@ -64,7 +71,7 @@ async def upload_eligibility(
 @router.get("/{insurer_number}/eligibility-batches/{batch_id}", responses=error_responses(401, 403, 404, 422))
 async def eligibility_batch_status(
     insurer_number: str, batch_id: UUID, insurer: InsurerAuth, conn: DB,
-    errors_offset: Annotated[int, Query(ge=0)] = 0, errors_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
+    errors_offset: ErrorsOffset = 0, errors_limit: ErrorsLimit = 1000,
 ) -> BatchStatus:
     """Status, counts and row errors (a page of them) of a batch."""
     require_own_insurer(insurer, insurer_number)

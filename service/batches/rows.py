@@ -31,7 +31,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, TypeVar
 
-from service.core.identifiers import contains_my_number, is_valid_insurer_number
+from service.core.identifiers import contains_my_number, is_my_number, is_valid_insurer_number
 
 T = TypeVar("T")
 Action = Literal["upsert", "terminate"]
@@ -567,6 +567,8 @@ def _insured_number(text: str) -> str:
     value = _nfkc(text)
     if not _INSURED_NUMBER.fullmatch(value):
         raise _Invalid("invalid_format", "must be digits only (番号)")
+    if is_my_number(value):  # 12 digits with the My Number check digit: refused, as in any other field
+        raise _Invalid("my_number_not_allowed", MY_NUMBER_DETAIL)
     if len(value) > 20:
         raise _Invalid("too_long", "at most 20 digits")
     return value

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, Field
+
+from service.core.types import PageOffset
+
+ErrorsOffset = PageOffset
+ErrorsLimit = Annotated[int, Query(ge=0, le=10000)]
 
 
 class BatchAccepted(BaseModel):

@@ -10,9 +10,16 @@ from uuid import UUID
 import asyncpg
 
 from service.batches import repository as repo
-from service.batches.errors import BatchNotFound, EmptyBody, IdempotencyConflict, MissingIdempotencyKey
+from service.batches.errors import (
+    BatchNotFound,
+    EmptyBody,
+    IdempotencyConflict,
+    MissingIdempotencyKey,
+    MyNumberNotAllowed,
+)
 from service.batches.parsing import CHARSETS, MEDIA_TYPES, NDJSON, is_blank, splitter_for
 from service.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from service.core.identifiers import contains_my_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +39,7 @@ class Received:
     """The batch an upload created (or found again, for a repeated key and body)."""
 
     batch_id: UUID
-    created: bool
+    created: bool  # queued for the worker: a new batch, or a failed one resumed
 
 
 def parse_content_type(content_type: str | None) -> tuple[str, str]:
@@ -59,6 +66,9 @@ def _check_key(key: str | None) -> str:
         raise MissingIdempotencyKey("send an Idempotency-Key header (for example a UUID or the file's SHA-256)")
     if len(key) > 200 or not key.isprintable():
         raise InvalidInput("Idempotency-Key must be 1-200 printable characters")
+    if contains_my_number(key):
+        raise MyNumberNotAllowed("the Idempotency-Key holds a My Number (個人番号), which is never accepted: "
+                                 "use a UUID or the file's SHA-256")
     return key.strip()
 
 
@@ -103,7 +113,8 @@ async def receive(
         media_type=media_type, charset=codec,
     )
     if batch_id is None:
-        return await _repeat(conn, upload=upload, key=key, media_type=media_type, body=body, max_bytes=max_bytes)
+        return await _repeat(conn, upload=upload, key=key, media_type=media_type, body=body, max_bytes=max_bytes,
+                             chunk_bytes=chunk_bytes)
     counter = _BodyCounter(media_type)
     chunks = await _store_chunks(conn, batch_id=batch_id, body=body, counter=counter, max_bytes=max_bytes,
                                  chunk_bytes=chunk_bytes)
@@ -138,18 +149,27 @@ async def _store_chunks(
 
 async def _repeat(
     conn: asyncpg.Connection, *, upload: Upload, key: str, media_type: str, body: AsyncIterator[bytes],
-    max_bytes: int,
+    max_bytes: int, chunk_bytes: int,
 ) -> Received:
+    """The same key again: the same batch for the same body (a failed one resumes), 409 for another body."""
     existing = await repo.find_by_key(conn, owner=upload.owner, kind=upload.kind, idempotency_key=key)
     assert existing is not None  # the unique key was taken by a committed batch
     counter = _BodyCounter(media_type)
-    async for piece in body:
-        counter.add(piece)
-        if counter.size > max_bytes:
-            raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes: split the file")
+    resumed = existing.status == "failed" and await repo.requeue_failed(conn, batch_id=existing.id) is not None
+    if resumed:  # the body was deleted when the batch failed: store it again (all undone on a 409 below)
+        chunks = await _store_chunks(conn, batch_id=existing.id, body=body, counter=counter, max_bytes=max_bytes,
+                                     chunk_bytes=chunk_bytes)
+    else:
+        async for piece in body:
+            counter.add(piece)
+            if counter.size > max_bytes:
+                raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes: split the file")
     if counter.digest.digest() != existing.body_sha256 or existing.media_type != media_type:
         raise IdempotencyConflict("this Idempotency-Key was used for another body: use a new key")
-    return Received(batch_id=existing.id, created=False)
+    if resumed:
+        await repo.mark_queued(conn, batch_id=existing.id, body_sha256=counter.digest.digest(),
+                               body_bytes=counter.size, chunks=chunks, rows_total=counter.records)
+    return Received(batch_id=existing.id, created=resumed)
 
 
 async def status(

@@ -4,15 +4,28 @@ Each step (a few thousand rows) is one transaction: its valid rows, its row erro
 committed together, so a restart resumes after the last committed row and accepted data is never lost.
 Parsing and validation run in a worker thread, off the event loop that serves verifications, and overlap with
 the database work of the previous step (at most two validated steps wait: memory stays bounded).
+
+Faults (docs/reliability.md):
+- A worker holds a lease on its batch and renews it every third of `batch_lease_seconds`; a batch whose lease
+  ran out (its process was killed) is taken over by the next worker within seconds. A stopping worker hands its
+  batch over at once.
+- Every step checks, in its own transaction, that this worker still holds the lease and that the step was not
+  committed already (the answer to a COMMIT can be lost in a restart): a step is never applied twice.
+- A transient database fault retries the step, with backoff, for `batch_retry_seconds`; a longer outage puts
+  the batch off (the lease runs out and the batch is resumed later). A transient fault never fails a batch.
+- Anything else fails the batch, keeping every committed row; uploading the same body again with the same
+  Idempotency-Key resumes it after its last committed row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import functools
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -22,11 +35,13 @@ from service.batches.rows import RowError, check_header
 from service.batches.sinks import Sink, sink_for
 from service.core import metrics
 from service.core.clock import clock
+from service.core.faults import RetriesExhausted, is_transient, raise_if_cancelling, retry_transient
 from service.core.logging import get_logger
 from service.core.settings import Settings
 
 log = get_logger(__name__)
-STALE_SECONDS = 120.0
+T = TypeVar("T")
+ACQUIRE_TIMEOUT = 10.0  # seconds to get a pool connection before it counts as a (transient) fault
 
 
 class HeaderRejected(Exception):
@@ -35,6 +50,10 @@ class HeaderRejected(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__("header rejected")
         self.errors = errors
+
+
+class LeaseLost(Exception):
+    """Another worker took the batch over (this one was presumed dead): stop without touching it."""
 
 
 @dataclass(slots=True)
@@ -48,11 +67,12 @@ class _Step:
 
 
 class BatchWorker:
-    """Runs in the service process; several processes may run one each (rows are claimed with SKIP LOCKED)."""
+    """Runs in the service process; several processes may run one each (batches are leased with SKIP LOCKED)."""
 
     def __init__(self, *, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
+        self.worker_id = uuid.uuid4()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -65,29 +85,41 @@ class BatchWorker:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop after the current step (its transaction either commits or rolls back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel the current step (it rolls back) and hand the batch over, within the shutdown grace period."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        done, _ = await asyncio.wait({self._task}, timeout=self.settings.shutdown_grace_seconds)
+        if not done:
+            log.error("batch worker did not stop within the grace period")
+        try:
+            await asyncio.wait_for(repo.release_leases(self.pool, worker_id=self.worker_id), timeout=2)
+        except Exception as exc:  # the lease then runs out by itself: the batch is resumed a little later
+            log.warning("batch lease not handed over at shutdown", error=type(exc).__name__)
 
     async def _run(self) -> None:
+        delay = self.settings.batch_poll_seconds
         while True:
             try:
-                if not await self.run_once():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.batch_poll_seconds)
-                    self._wake.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("batch worker loop error")
-                await asyncio.sleep(self.settings.batch_poll_seconds)
+                worked = await self.run_once()
+                delay = self.settings.batch_poll_seconds
+            except Exception as exc:
+                raise_if_cancelling(exc)
+                if is_transient(exc):
+                    log.warning("batch worker waiting for the database", error=type(exc).__name__)
+                else:
+                    log.exception("batch worker loop error")
+                worked, delay = False, min(delay * 2, 5.0)
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                self._wake.clear()
 
     async def run_once(self) -> bool:
         """Process one batch if any is waiting; True when one was processed."""
-        async with self.pool.acquire() as conn:
-            batch = await repo.claim_next(conn, stale_seconds=STALE_SECONDS)
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            batch = await repo.claim_next(conn, worker_id=self.worker_id,
+                                          lease_seconds=self.settings.batch_lease_seconds)
         if batch is None:
             return False
         metrics.batches_in_flight.inc()
@@ -99,31 +131,77 @@ class BatchWorker:
 
     async def _process(self, batch: repo.BatchRow) -> None:
         log.info("batch started", batch_id=str(batch.id), kind=batch.kind, resume_after=batch.rows_processed)
+        run = _BatchRun(self.pool, batch, self.settings, worker_id=self.worker_id)
+        renewer = asyncio.create_task(self._keep_lease(batch), name=f"batch-lease-{batch.id}")
         try:
-            await _BatchRun(self.pool, batch, self.settings).run()
-        except HeaderRejected as exc:
-            await self._fail(batch, "the header line is not usable: see errors at row 0", exc.errors)
-            return
-        except Exception as exc:
-            log.exception("batch failed", batch_id=str(batch.id))
-            await self._fail(batch, f"processing stopped: {type(exc).__name__}; rows before it are kept", [])
-            return
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repo.finish(conn, batch_id=batch.id, status="done", failure=None)
-        log.info("batch done", batch_id=str(batch.id))
+            outcome = await self._outcome(run)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        if outcome is not None:
+            await self._retry(functools.partial(self._finish, batch, *outcome), what="finishing a batch")
+            log.info("batch " + outcome[0], batch_id=str(batch.id))
 
-    async def _fail(self, batch: repo.BatchRow, failure: str, errors: list[RowError]) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
+    async def _outcome(self, run: _BatchRun) -> tuple[str, str | None, list[RowError]] | None:
+        """(status, failure, errors) to finish with, or None when the batch is left to another run."""
+        try:
+            await run.run()
+        except HeaderRejected as exc:
+            return "failed", "the header line is not usable: see errors at row 0", exc.errors
+        except LeaseLost:
+            log.warning("batch taken over by another worker", batch_id=str(run.batch.id))
+            return None
+        except Exception as exc:
+            raise_if_cancelling(exc)
+            if is_transient(exc):  # also RetriesExhausted: never fail a batch for a database fault, put it off
+                log.warning("batch put off until the database is back", batch_id=str(run.batch.id), why=str(exc))
+                return None
+            log.exception("batch failed", batch_id=str(run.batch.id))
+            return "failed", (
+                f"processing stopped after row {run.committed_row} ({type(exc).__name__}): rows up to it are kept. "
+                "Upload the same body with the same Idempotency-Key to resume after that row."
+            ), []
+        return "done", None, []
+
+    async def _keep_lease(self, batch: repo.BatchRow) -> None:
+        """Renew the lease every third of its length while the batch runs (steps check it; this keeps it)."""
+        lease = self.settings.batch_lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await repo.renew_lease(self.pool, batch_id=batch.id, worker_id=self.worker_id,
+                                              lease_seconds=lease):
+                    return  # taken over: the next step sees it and stops
+            except Exception as exc:
+                raise_if_cancelling(exc)
+                log.warning("batch lease not renewed", batch_id=str(batch.id), error=type(exc).__name__)
+
+    async def _finish(self, batch: repo.BatchRow, status: str, failure: str | None, errors: list[RowError]) -> None:
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+            owner, _ = await repo.lock_progress(conn, batch_id=batch.id)
+            if owner != self.worker_id:
+                return
             await repo.insert_errors(conn, batch_id=batch.id, errors=errors)
-            await repo.finish(conn, batch_id=batch.id, status="failed", failure=failure)
+            await repo.finish(conn, batch_id=batch.id, status=status, failure=failure)
+
+    async def _retry(self, operation: Callable[[], Awaitable[T]], *, what: str) -> T | None:
+        try:
+            return await retry_transient(operation, what=what, budget_seconds=self.settings.batch_retry_seconds)
+        except RetriesExhausted as exc:
+            log.warning("batch put off until the database is back", why=str(exc))
+            return None
 
 
 class _BatchRun:
     """One pass over a batch's chunks."""
 
-    def __init__(self, pool: asyncpg.Pool, batch: repo.BatchRow, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, batch: repo.BatchRow, settings: Settings, *, worker_id: uuid.UUID) -> None:
         self.pool = pool
         self.batch = batch
+        self.worker_id = worker_id
+        self.retry_seconds = settings.batch_retry_seconds
+        self.committed_row = batch.rows_processed
         self.sink: Sink = sink_for(batch.kind)
         self.reader = RowReader(media_type=batch.media_type, charset=batch.charset)
         self.splitter = splitter_for(batch.media_type)
@@ -137,7 +215,7 @@ class _BatchRun:
         applier = asyncio.create_task(self._apply_steps())
         try:
             seq = 0
-            while (chunk := await repo.read_chunk(self.pool, batch_id=self.batch.id, seq=seq)) is not None:
+            while (chunk := await self._read_chunk(seq)) is not None:
                 await self._take(self.splitter.feed(chunk))
                 seq += 1
             await self._take(self.splitter.finish())
@@ -151,6 +229,12 @@ class _BatchRun:
                     await applier
         if self.failure is not None:
             raise self.failure
+
+    async def _read_chunk(self, seq: int) -> bytes | None:
+        return await retry_transient(
+            lambda: repo.read_chunk(self.pool, batch_id=self.batch.id, seq=seq),
+            what="reading a batch body", budget_seconds=self.retry_seconds,
+        )
 
     async def _take(self, records: list[bytes]) -> None:
         rows = await asyncio.to_thread(self._parse, records)
@@ -181,12 +265,20 @@ class _BatchRun:
         while (step := await self.steps.get()) is not None:
             if self.failure is None:
                 try:
-                    await self._apply(step)
+                    await retry_transient(functools.partial(self._apply, step), what="a batch step",
+                                          budget_seconds=self.retry_seconds)
                 except Exception as exc:
+                    raise_if_cancelling(exc)
                     self.failure = exc
 
     async def _apply(self, step: _Step) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+            owner, processed = await repo.lock_progress(conn, batch_id=self.batch.id)
+            if owner != self.worker_id:
+                raise LeaseLost()
+            if processed >= step.last_row:  # committed, but the answer to COMMIT was lost: never twice
+                self.committed_row = processed
+                return
             applied = await self.sink.apply(conn, batch=self.batch, rows=step.valid)
             errors = sorted([*step.errors, *applied.rejected], key=lambda e: e.row)
             await repo.insert_errors(conn, batch_id=self.batch.id, errors=errors)
@@ -196,6 +288,7 @@ class _BatchRun:
                 linked=applied.linked, needs_review=applied.needs_review, ambiguous=applied.ambiguous,
             )
             await repo.add_step(conn, batch_id=self.batch.id, counts=counts)
+        self.committed_row = step.last_row
         metrics.batch_rows.labels(self.batch.kind, "accepted").inc(counts.accepted)
         metrics.batch_rows.labels(self.batch.kind, "rejected").inc(counts.rejected)
 

@@ -33,3 +33,9 @@ def allowed(*, category: str, facility_type: str, role: str, pharmacy_checkups: 
 
 
 VIEWER_ROLES = frozenset(role for _, _, role in ACCESS_POLICY | PHARMACY_CHECKUPS)
+
+
+def may_view_anything(*, facility_type: str, role: str, pharmacy_checkups: bool = False) -> bool:
+    """Whether this role at this kind of facility may view some category (else it sees no patient list)."""
+    return any(allowed(category=c, facility_type=facility_type, role=role, pharmacy_checkups=pharmacy_checkups)
+               for c in CATEGORIES)

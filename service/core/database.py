@@ -21,18 +21,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """Nothing to reset: the service never changes session state (no SET, LISTEN, cursors or session locks).
+    """Nothing to reset: the service never changes session state (no SET, LISTEN, cursors or session locks;
+    its staging tables are temporary ones that empty at commit).
 
     asyncpg still rolls back a transaction left open before calling this; its default reset would cost one
     round trip per request (`RESET ALL; UNLISTEN *; ...`).
     """
 
 
-async def create_pool(database_url: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
-    """A pool whose connections decode json/jsonb to Python objects."""
+async def create_pool(
+    database_url: str, *, min_size: int, max_size: int, command_timeout: float | None = None
+) -> asyncpg.Pool:
+    """A pool whose connections decode json/jsonb to Python objects.
+
+    Connecting gives up after 10 s and a query after `command_timeout`, so that a database that stops answering
+    is a fault the caller sees (503, or a retried batch step), never a request or a worker waiting for ever.
+    """
     pool = await asyncpg.create_pool(
         dsn=database_url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
-        server_settings={"application_name": "onshi", "timezone": "UTC"},
+        server_settings={"application_name": "onshi", "timezone": "UTC"}, timeout=10,
+        command_timeout=command_timeout,
     )
     assert pool is not None
     return pool

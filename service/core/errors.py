@@ -82,3 +82,10 @@ class RateLimited(OnshiError):
 
     status = 429
     code = "rate_limited"
+
+
+class ServiceBusy(OnshiError):
+    """The service sheds this work for a moment (503); carries Retry-After."""
+
+    status = 503
+    code = "service_busy"

@@ -1,10 +1,25 @@
-"""All Prometheus metrics of the service, in one module: prefixed names, explicit buckets, route templates."""
+"""All Prometheus metrics of the service, in one module: prefixed names, explicit buckets, route templates.
+
+Besides Onshi's own: the process (CPU seconds, resident memory, open file descriptors, start time), the Python
+platform (version, implementation) and the garbage collector (collections, collected and uncollectable objects
+per generation), from prometheus_client's collectors.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 registry = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=registry)
+PlatformCollector(registry=registry)
+GCCollector(registry=registry)
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -33,3 +48,37 @@ certificate_actions = Counter(
 verifications = Counter(
     "onshi_verifications_total", "Reception checks by result.", ("result",), registry=registry,
 )
+
+
+class StoredCounts(Collector):
+    """A counter kept in the database by another process, exported as last read (the /metrics handler reads it).
+
+    Every instance of the service exports the same totals: aggregate them with max(), not sum().
+    """
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        self._name, self._documentation, self._label = name, documentation, label
+        self._values: dict[str, int] = {}
+
+    def update(self, values: Mapping[str, int]) -> None:
+        """Replace the values with a fresh reading."""
+        self._values = dict(values)
+
+    def describe(self) -> Iterable[Metric]:
+        """The family, without samples (registration does not read the database)."""
+        return [CounterMetricFamily(self._name, self._documentation, labels=[self._label])]
+
+    def collect(self) -> Iterable[Metric]:
+        """The family with the last reading."""
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in sorted(self._values.items()):
+            family.add_metric([value], count)
+        return [family]
+
+
+admin_certificate_actions = StoredCounts(
+    "onshi_admin_certificate_actions",
+    "Certificate actions taken with the admin command (its own process), as counted in the database.",
+    "action",
+)
+registry.register(admin_certificate_actions)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
+
+from service.core.errors import ServiceBusy
 
 TokenKind = Literal["terminal", "insurer", "operator", "claims"]
 _PREFIX: dict[TokenKind, str] = {"terminal": "ont", "insurer": "oni", "operator": "ono", "claims": "onc"}
@@ -58,3 +64,37 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+class PasswordChecker:
+    """scrypt off the event loop: in `threads` threads, with at most `max_pending` checks admitted at once.
+
+    scrypt costs tens of milliseconds of CPU and 16 MiB. On the event loop a flood of wrong passwords would stall
+    every verification; in an unbounded pool it would queue without end while each login holds a database
+    connection. Past `max_pending` a login is refused at once (503 service_busy, Retry-After), and a login that
+    does not exist is checked against a dummy hash, so the answer takes as long as for one that does.
+    """
+
+    def __init__(self, *, threads: int, max_pending: int | None = None) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrypt")
+        self._admitted = threading.BoundedSemaphore(max_pending or 4 * threads)  # any event loop, any thread
+
+    async def check(self, password: str, stored: str | None) -> bool:
+        """Whether `password` matches `stored` (False for None, after the same work)."""
+        if not self._admitted.acquire(blocking=False):
+            raise ServiceBusy("too many logins at once: retry in a second", headers={"Retry-After": "1"})
+        try:
+            loop = asyncio.get_running_loop()
+            matched = await loop.run_in_executor(self._pool, verify_password, password, stored or _dummy_hash())
+        finally:
+            self._admitted.release()
+        return matched and stored is not None
+
+    def close(self) -> None:
+        """Stop the threads (after the checks under way)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))

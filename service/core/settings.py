@@ -6,12 +6,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.core.ratelimit import Rate
+
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
-# The checkout's own data directory, whatever the working directory of the command (server, admin, tests).
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".onshi-data"
+
+
+def _default_data_dir() -> Path:
+    """A checkout's own `.onshi-data` (whatever the working directory of the command: server, admin, tests);
+    for an installed package (a wheel, the image), `.onshi-data` in the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service" / "core").is_dir():
+        return checkout / ".onshi-data"
+    return Path.cwd() / ".onshi-data"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
 
 
 class Settings(BaseSettings):
@@ -27,23 +39,39 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
     db_pool_min: int = 2
     db_pool_max: int = 16
+    db_command_timeout_seconds: float = 60.0  # no query of the service takes that long: a hung one is a fault
     authority_dir: Path | None = None  # defaults to <data_dir>/authority
     authority_name: str = "Onshi Demo Authority"
     challenge_ttl_seconds: int = 60
-    # A terminal may ask for this many challenges per window (a desk needs a few a minute; more is a fault or
-    # an attack): beyond it, 429 with Retry-After.
-    challenge_limit: int = 30
-    challenge_limit_seconds: float = 10.0
+    retention_months: int = 0  # drop months of verifications, access log and audit older than this (0: keep)
+    maintenance_interval_seconds: float = 6 * 3600  # partitions are made ahead and retention applied this often
     token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
     batch_rows_per_step: int = 2000
     batch_poll_seconds: float = 0.5
     run_batch_worker: bool = True
+    batch_lease_seconds: float = 10.0  # a killed worker's batch is taken over this long after its last renewal
+    batch_retry_seconds: float = 120.0  # a database fault longer than this puts the batch off (never fails it)
+    shutdown_grace_seconds: float = 10.0  # the batch worker stops within this after SIGTERM
     checkup_at_pharmacies: bool = False  # pharmacies may view checkups since 2020-11; the seed's default is no
     session_secret: str = DEV_SESSION_SECRET
+    # Rate limits, COUNT/PERIOD (s, m, h, d): see service/core/ratelimit.py and docs/reliability.md.
+    rate_limit_login: str = "5/15m"  # wrong passwords per login; then locked (429) until the window frees
+    rate_limit_login_address: str = "30/5m"  # wrong passwords per client address
+    rate_limit_uploads: str = "60/1h"  # batch uploads per insurer or claims processor
+    rate_limit_challenges: str = "120/1m"  # challenges per terminal
+    password_hash_threads: int = 1  # scrypt runs in these threads, never on the event loop
     log_level: str = "INFO"
-    log_json: bool = True
+    log_format: Literal["console", "json"] | None = None  # default: json in production, console elsewhere
+    log_json: bool | None = None  # the older setting, still honoured: true is json, false console
+    access_log: bool = True  # one line per request (service.core.logging.AccessLog)
+
+    @field_validator("rate_limit_login", "rate_limit_login_address", "rate_limit_uploads", "rate_limit_challenges")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
@@ -61,6 +89,15 @@ class Settings(BaseSettings):
         if self.session_secret == DEV_SESSION_SECRET or len(self.session_secret) < 32:
             problems.append("set ONSHI_SESSION_SECRET to a random value of 32 characters or more")
         return problems
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        """ONSHI_LOG_FORMAT, else ONSHI_LOG_JSON, else JSON in production and console lines elsewhere."""
+        if self.log_format is not None:
+            return self.log_format
+        if self.log_json is not None:
+            return "json" if self.log_json else "console"
+        return "json" if self.env == "production" else "console"
 
     @property
     def authority_path(self) -> Path:

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import AfterValidator
 
 
@@ -19,3 +20,7 @@ def _strict_base64(value: str) -> str:
 
 Base64Text = Annotated[str, AfterValidator(_strict_base64)]
 """A string that is valid standard base64 (decoded by the model's own accessor)."""
+
+MAX_OFFSET = 2**31 - 1
+PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (at most 2,147,483,647)")]
+"""A paging offset: larger ones are 422, never a database error."""

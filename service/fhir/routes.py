@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from service import __version__ as VERSION
-from service.accounts.auth import TerminalAuth, authenticate
+from service.accounts.auth import TerminalAuth, authenticate, authenticates
 from service.core.database import DB
 from service.core.deps import AuthorityDep, SettingsDep
 from service.core.errors import Forbidden, InvalidInput, OnshiError, UnsupportedMediaType
@@ -72,6 +72,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+@authenticates
 async def fhir_caller(request: Request) -> fhir.Caller:
     """The staff session (cookie) or, without one, a terminal's bearer token."""
     staff = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))

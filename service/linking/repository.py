@@ -43,6 +43,7 @@ class ActiveLink:
     record_id: str
     qualified_on: date
     disqualified_on: date | None
+    version_id: int | None = None  # the linked record's current version
 
 
 _RECORD = (
@@ -91,11 +92,13 @@ async def record_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> list[
 
 
 async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, list[Candidate]]:
-    """Registered holders born the same day with the same normalised kanji or kana name, per record version."""
+    """Registered holders who may agree with a record on four of the five fields, per record version: born the
+    same day with the same normalised kanji or kana name, or with both names the same (a birthdate typo)."""
     rows = await conn.fetch(
         "SELECT r.id AS version_id, h.id AS holder_id, h.name_kanji, h.name_kana, h.birthdate, h.sex, h.address "
         "FROM eligibility_records r "
-        "JOIN holders h ON h.birthdate = r.birthdate AND (h.norm_kana = r.norm_kana OR h.norm_kanji = r.norm_kanji) "
+        "JOIN holders h ON (h.birthdate = r.birthdate AND (h.norm_kana = r.norm_kana OR h.norm_kanji = r.norm_kanji)) "
+        "  OR (h.norm_kanji = r.norm_kanji AND h.norm_kana = r.norm_kana) "
         "JOIN registrations g ON g.holder_id = h.id AND g.unregistered_at IS NULL "
         "WHERE r.id = ANY($1::bigint[])",
         ids,
@@ -107,11 +110,12 @@ async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -
 
 
 async def candidates_for_holder(conn: asyncpg.Connection, holder_id: int) -> list[tuple[RecordVersion, int | None]]:
-    """Current records born the same day with the same normalised kanji or kana name as the holder, each with
-    the holder its live link points to (if any)."""
+    """Current records that may agree with the holder on four of the five fields (as candidates_for_records),
+    each with the holder its live link points to (if any)."""
     rows = await conn.fetch(
         f"SELECT {_RECORD}, l.holder_id AS linked_holder FROM holders h JOIN eligibility_records r ON r.is_current "
-        "AND r.birthdate = h.birthdate AND (r.norm_kana = h.norm_kana OR r.norm_kanji = h.norm_kanji) "
+        "AND ((r.birthdate = h.birthdate AND (r.norm_kana = h.norm_kana OR r.norm_kanji = h.norm_kanji)) "
+        "  OR (r.norm_kanji = h.norm_kanji AND r.norm_kana = h.norm_kana)) "
         "LEFT JOIN links l ON l.insurer_number = r.insurer_number AND l.record_id = r.record_id "
         "AND l.unlinked_at IS NULL WHERE h.id = $1 ORDER BY r.insurer_number, r.record_id",
         holder_id,
@@ -141,12 +145,34 @@ async def active_links_of_versions(conn: asyncpg.Connection, ids: Sequence[int])
 async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
     """Live links of holders with the coverage period of each linked record's current version."""
     rows = await conn.fetch(
-        "SELECT l.holder_id, l.insurer_number, l.record_id, e.qualified_on, e.disqualified_on FROM links l "
+        "SELECT l.holder_id, l.insurer_number, l.record_id, e.qualified_on, e.disqualified_on, e.id FROM links l "
         "JOIN eligibility_records e ON e.insurer_number = l.insurer_number AND e.record_id = l.record_id "
         "AND e.is_current WHERE l.holder_id = ANY($1::bigint[]) AND l.unlinked_at IS NULL",
         holder_ids,
     )
-    return [ActiveLink(*row.values()) for row in rows]
+    return [
+        ActiveLink(holder_id=r["holder_id"], insurer_number=r["insurer_number"], record_id=r["record_id"],
+                   qualified_on=r["qualified_on"], disqualified_on=r["disqualified_on"], version_id=r["id"])
+        for r in rows
+    ]
+
+
+async def ambiguity_partners(conn: asyncpg.Connection, ids: Sequence[int]) -> list[int]:
+    """Current versions of the other records in an open ambiguity with the records of these versions: they are
+    matched again with them (one of the two corrected may settle it)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT e.id FROM eligibility_records v "
+        "JOIN link_reviews mine ON mine.insurer_number = v.insurer_number AND mine.record_id = v.record_id "
+        "  AND mine.reason = 'ambiguous' AND mine.resolved_at IS NULL "
+        "JOIN link_reviews other ON other.holder_id = mine.holder_id AND other.reason = 'ambiguous' "
+        "  AND other.resolved_at IS NULL "
+        "  AND (other.insurer_number, other.record_id) <> (mine.insurer_number, mine.record_id) "
+        "JOIN eligibility_records e ON e.insurer_number = other.insurer_number AND e.record_id = other.record_id "
+        "  AND e.is_current "
+        "WHERE v.id = ANY($1::bigint[]) AND NOT e.id = ANY($1::bigint[])",
+        ids,
+    )
+    return [r["id"] for r in rows]
 
 
 async def insert_decision(

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.core.database import DB
 from service.core.openapi import error_responses
+from service.core.types import PageOffset
 from service.linking import service
 
 router = APIRouter(prefix="/v1/insurers", tags=["insurer"])
@@ -27,7 +28,7 @@ class LinkReview(BaseModel):
 @router.get("/{insurer_number}/link-reviews", responses=error_responses(401, 403, 404))
 async def link_reviews(
     insurer_number: str, insurer: InsurerAuth, conn: DB,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: PageOffset = 0,
 ) -> list[LinkReview]:
     """Open review items of this insurer, oldest first."""
     require_own_insurer(insurer, insurer_number)

@@ -1,9 +1,12 @@
 """Five-field linking in both directions, with ambiguity detection, the review queue and evidence.
 
 An eligibility record is linked to a card holder only when all five fields (kanji name, kana name, birthdate,
-sex, address) are equal after normalisation. Candidates share the birthdate and the kanji or the kana name;
-a candidate that differs in any field goes to the insurer's review queue with the differing fields; two or
-more exact matches link nothing (validity code 5). Every decision keeps its evidence in `link_decisions`.
+sex, address) are equal after normalisation. A holder who agrees with a record on four of the five fields (a
+variant kanji, a birthdate typo) is a review candidate: the record goes to the insurer's review queue with the
+differing fields, the holder's value shown only for a spelling variant, so that a review is never a way to
+look a person up. Two or more exact matches link nothing (validity code 5), and so do two active records of one
+person starting the same day (at one insurer or at two: not a job change), each in its insurer's queue. Every
+decision keeps its evidence in `link_decisions`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from service.linking.matcher import Identity, MatchResult, compare
 
 RULE = "five_fields_exact"
 _FAR_FUTURE = date(9999, 12, 31)
+REVIEW_MIN_EQUAL_FIELDS = 4
+SPELLING_VARIANTS = frozenset({"variant_kanji", "small_kana", "long_vowel"})  # the holder's value may be shown
 
 
 @dataclass(slots=True)
@@ -48,9 +53,24 @@ class Registration:
     linked: list[repo.RecordVersion] = field(default_factory=list)
 
 
+def is_review_candidate(result: MatchResult) -> bool:
+    """Four of the five fields equal (never fewer: a review must not disclose a stranger's data)."""
+    return sum(c.equal for c in result.fields) >= REVIEW_MIN_EQUAL_FIELDS
+
+
 def review_fields(result: MatchResult) -> dict[str, object]:
-    """The review item's fields: each differing field with both values and why they differ."""
-    return {c.field: {"record": c.record, "holder": c.holder, "reason": c.reason} for c in result.differing}
+    """The review item's fields: each differing field with the record's value and why it differs."""
+    return disclosed({c.field: {"record": c.record, "holder": c.holder, "reason": c.reason} for c in result.differing})
+
+
+def disclosed(fields: dict[str, object]) -> dict[str, object]:
+    """Review fields as the insurer may see them: the holder's value only for a spelling variant."""
+    shown: dict[str, object] = {}
+    for name, value in fields.items():
+        if isinstance(value, dict) and value.get("reason") not in SPELLING_VARIANTS:
+            value = {k: v for k, v in value.items() if k != "holder"}
+        shown[name] = value
+    return shown
 
 
 def _evidence(result: MatchResult, **extra: object) -> dict[str, object]:
@@ -116,8 +136,12 @@ async def link_uploaded(conn: asyncpg.Connection, *, version_ids: list[int], act
     counts = LinkCounts()
     if not version_ids:
         return counts
-    await repo.lock_birthdates_of_versions(conn, version_ids)
+    partners = await repo.ambiguity_partners(conn, version_ids)
+    await repo.lock_birthdates_of_versions(conn, [*version_ids, *partners])
     await repo.resolve_reviews_of_versions(conn, version_ids, resolution="new_version")
+    await repo.resolve_reviews_of_versions(conn, partners, resolution="matched_again")
+    own = set(version_ids)
+    version_ids = [*version_ids, *partners]
     linked_to = await repo.active_links_of_versions(conn, version_ids)
     candidates = await repo.candidates_for_records(conn, version_ids)
     relevant = sorted(set(candidates) | set(linked_to))
@@ -133,7 +157,9 @@ async def link_uploaded(conn: asyncpg.Connection, *, version_ids: list[int], act
         current = linked_to.get(record.id)
         if current is not None and current not in {h for h, _ in compared}:
             compared.append((current, compare(record.identity, identities[current])))
-        counts.add(await _decide_record(decider, record, compared, current, holder_links))
+        outcome = await _decide_record(decider, record, compared, current, holder_links)
+        if record.id in own:
+            counts.add(outcome)
     return counts
 
 
@@ -150,11 +176,14 @@ async def _decide_record(
         return "ambiguous"
     if len(exact) == 1:
         return await _decide_single(decider, record, exact[0], current, compared, holder_links)
+    reviewed = False
     for holder_id, result in compared:
         if holder_id == current:
             await decider.unlink(record, holder_id, "record_changed", result)
-        await decider.review(record, holder_id, result)
-    return "needs_review" if compared else "no_match"
+        if is_review_candidate(result):
+            await decider.review(record, holder_id, result)
+            reviewed = True
+    return "needs_review" if reviewed else "no_match"
 
 
 async def _decide_single(
@@ -168,23 +197,51 @@ async def _decide_single(
     if current is not None:
         previous = next(r for h, r in compared if h == current)
         await decider.unlink(record, current, "record_changed", previous)
-    if _duplicates(record, holder_id, holder_links):
+    conflicts = [link for link in holder_links if link.holder_id == holder_id and _conflict(record, link)]
+    if any(link.insurer_number == record.insurer_number for link in conflicts):
         await decider.ambiguous(record, holder_id, result, "holder_has_overlapping_record_of_same_insurer")
         return "ambiguous"
+    if conflicts:  # another insurer's active record from the same day: not a job change; link neither
+        await _same_day_at_two_insurers(decider, record, holder_id, result, conflicts, holder_links)
+        return "ambiguous"
     await decider.link(record, holder_id, result)
-    holder_links.append(repo.ActiveLink(holder_id, record.insurer_number, record.record_id, record.qualified_on,
-                                        record.disqualified_on))
+    holder_links.append(repo.ActiveLink(holder_id=holder_id, insurer_number=record.insurer_number,
+                                        record_id=record.record_id, qualified_on=record.qualified_on,
+                                        disqualified_on=record.disqualified_on, version_id=record.id))
     return "linked"
 
 
-def _duplicates(record: repo.RecordVersion, holder_id: int, links: list[repo.ActiveLink]) -> bool:
-    """The same insurer already covers this holder over an overlapping period under another record id."""
-    return any(
-        link.holder_id == holder_id and link.insurer_number == record.insurer_number
-        and link.record_id != record.record_id
-        and _overlaps(link.qualified_on, link.disqualified_on, record.qualified_on, record.disqualified_on)
-        for link in links
+def _conflict(record: repo.RecordVersion, link: repo.ActiveLink) -> bool:
+    """A live link the record cannot stand beside (see _two_at_once)."""
+    return (link.insurer_number, link.record_id) != (record.insurer_number, record.record_id) and _two_at_once(
+        (link.insurer_number, link.qualified_on, link.disqualified_on),
+        (record.insurer_number, record.qualified_on, record.disqualified_on),
     )
+
+
+def _two_at_once(a: tuple[str, date, date | None], b: tuple[str, date, date | None]) -> bool:
+    """Two records of one person that cannot both stand: of one insurer over overlapping periods, or of two
+    insurers, both active (no 資格喪失日) and starting the same day. A later start elsewhere is a job change,
+    and a record its insurer has terminated no longer competes."""
+    (insurer_a, from_a, to_a), (insurer_b, from_b, to_b) = a, b
+    if insurer_a == insurer_b:
+        return _overlaps(from_a, to_a, from_b, to_b)
+    return from_a == from_b and to_a is None and to_b is None
+
+
+async def _same_day_at_two_insurers(
+    decider: _Decider, record: repo.RecordVersion, holder_id: int, result: MatchResult,
+    conflicts: list[repo.ActiveLink], holder_links: list[repo.ActiveLink],
+) -> None:
+    """Unlink the other insurers' records and put every one of them in its insurer's review queue."""
+    why = "same_day_records_at_two_insurers"
+    await decider.ambiguous(record, holder_id, result, why)
+    others = await repo.record_versions(decider.conn, [link.version_id for link in conflicts if link.version_id])
+    identity = (await repo.holder_identities(decider.conn, [holder_id]))[holder_id]
+    for other in others:
+        await decider.unlink(other, holder_id, "ambiguous", None)
+        await decider.ambiguous(other, holder_id, compare(other.identity, identity), why)
+    holder_links[:] = [link for link in holder_links if link not in conflicts]
 
 
 async def register(conn: asyncpg.Connection, *, holder_id: int, serial: str, actor: str) -> Registration:
@@ -204,16 +261,18 @@ async def _match_holder(conn: asyncpg.Connection, *, holder_id: int, identity: I
                 await repo.candidates_for_holder(conn, holder_id)]
     ambiguous = await _identical_people(decider, holder_id, compared)
     exact = [(rec, res) for rec, res, linked in compared if res.matched and rec.id not in ambiguous]
-    ambiguous |= await _same_insurer_overlaps(decider, holder_id, exact)
+    ambiguous |= await _conflicting_records(decider, holder_id, exact)
     linked = []
+    reviewed = False
     for rec, res, linked_holder in compared:
         if not res.matched:
-            await decider.review(rec, holder_id, res)
+            if is_review_candidate(res):
+                await decider.review(rec, holder_id, res)
+                reviewed = True
         elif rec.id not in ambiguous:
             if linked_holder != holder_id:
                 await decider.link(rec, holder_id, res)
             linked.append(rec)
-    reviewed = any(not res.matched for _, res, _ in compared)
     status = "ambiguous" if ambiguous else "linked" if linked else "needs_review" if reviewed else "no_match"
     return Registration(status=status, linked=linked)
 
@@ -232,21 +291,26 @@ async def _identical_people(
     return found
 
 
-async def _same_insurer_overlaps(
+async def _conflicting_records(
     decider: _Decider, holder_id: int, exact: list[tuple[repo.RecordVersion, MatchResult]]
 ) -> set[int]:
-    """Two exact records of one insurer covering overlapping periods: the same person twice. Link neither."""
-    found: set[int] = set()
+    """Two exact records over overlapping periods, of one insurer or starting the same day at two: the same
+    person twice, or two insurers at once. Link neither; each goes to its insurer's review queue."""
+    found: dict[int, str] = {}
     for i, (a, _) in enumerate(exact):
         for b, _ in exact[i + 1:]:
-            if a.insurer_number == b.insurer_number and _overlaps(
-                a.qualified_on, a.disqualified_on, b.qualified_on, b.disqualified_on
-            ):
-                found |= {a.id, b.id}
+            if not _two_at_once((a.insurer_number, a.qualified_on, a.disqualified_on),
+                                (b.insurer_number, b.qualified_on, b.disqualified_on)):
+                continue
+            if a.insurer_number == b.insurer_number:
+                found[a.id] = found[b.id] = "several_records_of_same_insurer"
+            else:
+                found.setdefault(a.id, "same_day_records_at_two_insurers")
+                found.setdefault(b.id, "same_day_records_at_two_insurers")
     for rec, res in exact:
         if rec.id in found:
-            await decider.ambiguous(rec, holder_id, res, "several_records_of_same_insurer")
-    return found
+            await decider.ambiguous(rec, holder_id, res, found[rec.id])
+    return set(found)
 
 
 async def unregister(conn: asyncpg.Connection, *, holder_id: int, actor: str) -> int:
@@ -267,7 +331,7 @@ async def list_reviews(
     """The insurer's open review items as the contract shows them (never the holder's id)."""
     rows = await repo.open_reviews(conn, insurer_number=insurer_number, limit=limit, offset=offset)
     return [
-        {"record_id": r["record_id"], "reason": r["reason"], "fields": r["fields"],
+        {"record_id": r["record_id"], "reason": r["reason"], "fields": disclosed(r["fields"]),
          "created_at": r["created_at"].isoformat()}
         for r in rows
     ]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.accounts.auth import ClaimsAuth, InsurerAuth, require_own_insurer
 from service.batches.errors import BatchNotFound
 from service.batches.routes import batch_status, receive_upload, upload_from_request
-from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
@@ -20,8 +19,6 @@ from service.core.security import Principal
 from service.records.service import CLAIMS_OWNER_PREFIX
 
 router = APIRouter(prefix="/v1")
-ErrorsOffset = Annotated[int, Query(ge=0)]
-ErrorsLimit = Annotated[int, Query(ge=0, le=10000)]
 
 
 def _claims_owner(principal: Principal) -> str:
@@ -42,7 +39,7 @@ async def _status_of_kind(
 
 @router.post(
     "/insurers/{insurer_number}/checkup-batches", tags=["insurer"], status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_checkups(
     insurer_number: str, request: Request, insurer: InsurerAuth, conn: DB, settings: SettingsDep
@@ -71,7 +68,7 @@ async def checkup_batch_status(
 
 @router.post(
     "/claims/medication-batches", tags=["claims"], status_code=202, response_model=BatchAccepted,
-    responses=error_responses(401, 403, 409, 413, 415, 422), openapi_extra=UPLOAD_BODY,
+    responses=error_responses(401, 403, 409, 413, 415, 422, 429), openapi_extra=UPLOAD_BODY,
 )
 async def upload_medications(request: Request, claims: ClaimsAuth, conn: DB, settings: SettingsDep) -> JSONResponse:
     """Upload dispensed-medication records (薬剤情報, CSV or NDJSON); processed asynchronously."""

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.accounts.auth import TerminalAuth
-from service.core.database import DB, PoolDep
-from service.core.deps import AuthorityDep
+from service.core.database import DB
 from service.core.openapi import error_responses
 from service.verification import service
-from service.verification.challenges import ChallengesDep
+from service.verification.context import ReceptionDep
 from service.verification.schemas import (
     AccessLogOut,
     CardProof,
@@ -26,42 +24,37 @@ _PROOF_ERRORS = error_responses(401, 403, 409, 422)
 
 
 @router.post("/challenges", status_code=201, responses=error_responses(401, 403, 422))
-async def create_challenge(body: ChallengeIn, terminal: TerminalAuth, challenges: ChallengesDep) -> ChallengeOut:
+async def create_challenge(body: ChallengeIn, desk: ReceptionDep) -> ChallengeOut:
     """A single-use nonce for the card to sign, bound to this terminal and purpose."""
-    assert terminal.terminal_id is not None
-    challenge = await challenges.issue(terminal_id=terminal.terminal_id, purpose=body.purpose)
+    assert desk.terminal.terminal_id is not None
+    challenge = await desk.challenges.issue(terminal_id=desk.terminal.terminal_id, purpose=body.purpose)
     return ChallengeOut(challenge_id=challenge.challenge_id, nonce=challenge.nonce_b64,
                         expires_at=challenge.expires_at.isoformat())
 
 
 @router.post("/verifications", responses=_PROOF_ERRORS)
-async def verify(
-    body: VerificationIn, terminal: TerminalAuth, pool: PoolDep, challenges: ChallengesDep, authority: AuthorityDep
-) -> VerificationOut:
+async def verify(body: VerificationIn, desk: ReceptionDep) -> VerificationOut:
     """Check the card holder's eligibility (資格確認)."""
-    return await service.verify(pool, challenges, authority=authority, terminal=terminal, body=body)
+    return await service.verify(desk.pool, desk.challenges, authority=desk.authority, terminal=desk.terminal,
+                                body=body)
 
 
 @router.post("/registrations", responses=_PROOF_ERRORS)
-async def register(
-    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
-) -> RegistrationOut:
+async def register(body: CardProof, desk: ReceptionDep, conn: DB) -> RegistrationOut:
     """Register the card for insurance use (利用登録) by the holder's own signed request."""
-    return await service.register(conn, challenges, authority=authority, terminal=terminal, proof=body)
+    return await service.register(conn, desk.challenges, authority=desk.authority, terminal=desk.terminal,
+                                  proof=body)
 
 
 @router.post("/registrations/unlink", responses=_PROOF_ERRORS)
-async def unlink(
-    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
-) -> UnlinkOut:
+async def unlink(body: CardProof, desk: ReceptionDep, conn: DB) -> UnlinkOut:
     """Remove the card's insurance use (利用登録解除) by the holder's own signed request."""
-    await service.unregister(conn, challenges, authority=authority, terminal=terminal, proof=body)
+    await service.unregister(conn, desk.challenges, authority=desk.authority, terminal=desk.terminal, proof=body)
     return UnlinkOut(status="unlinked")
 
 
 @router.post("/me/access-log", responses=_PROOF_ERRORS)
-async def access_log(
-    body: CardProof, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
-) -> AccessLogOut:
+async def access_log(body: CardProof, desk: ReceptionDep, conn: DB) -> AccessLogOut:
     """Who viewed the holder's data (the holder's own card proves the request)."""
-    return await service.access_log(conn, challenges, authority=authority, terminal=terminal, proof=body)
+    return await service.access_log(conn, desk.challenges, authority=desk.authority, terminal=desk.terminal,
+                                    proof=body)

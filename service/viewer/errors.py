@@ -21,3 +21,9 @@ class CategoryNotConsented(Forbidden):
     """The patient did not consent to this category."""
 
     code = "category_not_consented"
+
+
+class CardNotUsable(Forbidden):
+    """The card that gave the consent (or the one that renewed it) is suspended or revoked: nothing is shown."""
+
+    code = "certificate_not_usable"

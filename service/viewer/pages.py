@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,21 +22,25 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
 
 from service.consent import policy
 from service.consent.errors import ConsentGone, ConsentNotFound
 from service.core.clock import clock
 from service.core.database import DB
 from service.core.deps import SettingsDep
+from service.core.errors import RateLimited, ServiceBusy
+from service.core.middleware import note_principal
 from service.core.redis import RedisDep, get_redis
+from service.core.resources import package_path
 from service.core.settings import Settings
 from service.records.duplicates import duplicates_by_record, ingredient_of
 from service.records.reference_values import REFERENCE_VALUES
 from service.viewer import presentation as show
 from service.viewer import service, sessions
 from service.viewer.charts import NARROW, WIDE, Chart, Frame, line_chart
-from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
-from service.viewer.routes import set_session_cookie
+from service.viewer.errors import BadCredentials, CardNotUsable, CategoryNotConsented, RoleCannotView
+from service.viewer.routes import LoginGuardDep, client_address, set_session_cookie
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -52,8 +55,9 @@ HOME_PATH = "/viewer/"
 LOGIN_CSRF_COOKIE = "onshi_login_csrf"
 LOGIN_CSRF_SECONDS = 3600
 BAD_LOGIN = "ログインIDまたはパスワードが違います"
+TOO_MANY_LOGINS = "ログインの試行が多すぎます。しばらく待ってからやり直してください。"
 RECEPTION_FORBIDDEN = "受付の方は薬剤情報・健診情報を閲覧できません"
-_STATIC = Path(__file__).parent / "static"
+_STATIC = package_path("service.viewer", "static")
 _MAX_LOGIN, _MAX_PASSWORD = 100, 200
 
 
@@ -74,7 +78,7 @@ class PageRoute(APIRoute):
 
 
 router = APIRouter(prefix="/viewer", include_in_schema=False, route_class=PageRoute)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(env=Environment(loader=PackageLoader("service.viewer", "templates"), autoescape=True))
 templates.env.filters.update(
     jdate=show.japanese_date, jdatetime=show.japanese_datetime, num=show.number, category=show.category_label,
     role=show.role_label, facility_type=show.facility_type_label, kana=show.kana,
@@ -105,7 +109,10 @@ def _error(request: Request, status: int, *, title: str, message: str, staff: se
 
 
 def _reception_forbidden(request: Request, staff: sessions.StaffSession) -> Response:
-    return _error(request, 403, title="閲覧できません", message=RECEPTION_FORBIDDEN, staff=staff, back=False,
+    message = RECEPTION_FORBIDDEN if staff.role == "reception" else (
+        f"{show.facility_type_label(staff.facility_type)}の{show.role_label(staff.role)}は"
+        "薬剤情報・健診情報を閲覧できません（閲覧範囲の取り決めによる）")
+    return _error(request, 403, title="閲覧できません", message=message, staff=staff, back=False,
                   hint="資格確認の結果は受付端末でご確認ください。薬剤情報・特定健診情報の閲覧は、"
                        "患者さんの同意を得た医師・歯科医師・薬剤師に限られます。")
 
@@ -115,7 +122,10 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 async def _session(request: Request) -> sessions.StaffSession | None:
-    return await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    session = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
+    if session is not None:
+        note_principal(request.scope, "staff")
+    return session
 
 
 def _same(supplied: str, expected: str) -> bool:
@@ -156,8 +166,8 @@ async def login_page(request: Request, settings: SettingsDep) -> Response:
 
 @router.post("/login")
 async def login_submit(
-    request: Request, conn: DB, redis: RedisDep, settings: SettingsDep, login: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
+    request: Request, conn: DB, redis: RedisDep, settings: SettingsDep, guard: LoginGuardDep,
+    login: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Check the form's CSRF token and the password; open a session and go to the patient list."""
     nonce = _login_nonce(request)
@@ -167,9 +177,14 @@ async def login_submit(
     try:
         if len(login) > _MAX_LOGIN or len(password) > _MAX_PASSWORD:
             raise BadCredentials("login or password too long")
-        token, _ = await service.login(conn, redis, login=login, password=password)
+        token, _ = await service.login(conn, redis, login=login, password=password,
+                                       client_address=client_address(request), guard=guard)
     except BadCredentials:
         return _login_form(request, settings, status=401, error=BAD_LOGIN, login=login)
+    except (RateLimited, ServiceBusy) as exc:
+        refused = _login_form(request, settings, status=exc.status, error=TOO_MANY_LOGINS, login=login)
+        refused.headers.update(exc.headers)
+        return refused
     await sessions.end(redis, request.cookies.get(sessions.SESSION_COOKIE))
     response = _see_other(HOME_PATH)
     set_session_cookie(response, token, settings)
@@ -327,7 +342,11 @@ async def patient(consent_id: str, request: Request, conn: DB, settings: Setting
         return _consent_not_found(request, staff)
     except ConsentGone:
         return _consent_ended(request, staff)
-    if staff.role not in policy.VIEWER_ROLES:
+    except CardNotUsable:
+        return _error(request, 403, title="閲覧できません", staff=staff,
+                      message="この患者さんのマイナンバーカードの電子証明書は一時停止中または失効しています。",
+                      hint="閲覧はできません。資格確認は受付で改めて行ってください。")
+    if not policy.may_view_anything(facility_type=staff.facility_type, role=staff.role, pharmacy_checkups=True):
         return _reception_forbidden(request, staff)
     person = await _patient(conn, staff, consent)
     if person is None:

@@ -59,3 +59,20 @@ async def log_access(
         "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7)",
         holder_id, consent_id, staff_id, facility_code, role, category, at,
     )
+
+
+async def card_statuses(conn: asyncpg.Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
+    """consent id -> status (active, suspended, revoked) of the card that gave it, followed through renewals
+    to the newest certificate (a renewal revokes the old one as superseded; its successor decides)."""
+    rows = await conn.fetch(
+        "WITH RECURSIVE chain (consent_id, status, replaced_by, depth) AS ("
+        "  SELECT c.id, cert.status, cert.replaced_by, 0 FROM consents c "
+        "  JOIN verifications v ON v.id = c.verification_id JOIN certificates cert ON cert.serial = v.serial "
+        "  WHERE c.id = ANY($1::uuid[]) "
+        "  UNION ALL "
+        "  SELECT chain.consent_id, cert.status, cert.replaced_by, chain.depth + 1 FROM chain "
+        "  JOIN certificates cert ON cert.serial = chain.replaced_by WHERE chain.depth < 16) "
+        "SELECT DISTINCT ON (consent_id) consent_id, status FROM chain ORDER BY consent_id, depth DESC",
+        consent_ids,
+    )
+    return {r["consent_id"]: r["status"] for r in rows}

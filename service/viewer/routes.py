@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 
 from service.core.database import DB
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
+from service.core.ratelimit import Rate
 from service.core.redis import RedisDep
 from service.core.settings import Settings
 from service.viewer import service, sessions
@@ -26,10 +28,30 @@ def set_session_cookie(response: Response, token: str, settings: Settings) -> No
     )
 
 
-@router.post("/staff/login", responses=error_responses(401, 422))
-async def login(body: LoginIn, response: Response, conn: DB, redis: RedisDep, settings: SettingsDep) -> LoginOut:
-    """Log in; the session cookie is set, the CSRF token returned."""
-    token, session = await service.login(conn, redis, login=body.login, password=body.password)
+async def login_guard(request: Request) -> service.LoginGuard:
+    """The rate limits and password threads a login goes through."""
+    settings: Settings = request.app.state.settings
+    return service.LoginGuard(per_login=Rate.parse(settings.rate_limit_login),
+                              per_address=Rate.parse(settings.rate_limit_login_address),
+                              passwords=request.app.state.passwords)
+
+
+LoginGuardDep = Annotated[service.LoginGuard, Depends(login_guard)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy, as uvicorn's --forwarded-allow-ips makes it)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/staff/login", responses=error_responses(401, 422, 429))
+async def login(
+    body: LoginIn, request: Request, response: Response, conn: DB, redis: RedisDep, settings: SettingsDep,
+    guard: LoginGuardDep,
+) -> LoginOut:
+    """Log in; the session cookie is set, the CSRF token returned. Wrong passwords are rate limited (429)."""
+    token, session = await service.login(conn, redis, login=body.login, password=body.password,
+                                         client_address=client_address(request), guard=guard)
     set_session_cookie(response, token, settings)
     return LoginOut(staff_id=session.staff_id, role=session.role, facility_code=session.facility_code,
                     csrf_token=session.csrf_token)

@@ -19,21 +19,43 @@ from service.consent import policy
 from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
+from service.core import ratelimit
 from service.core.clock import clock
-from service.core.security import verify_password
+from service.core.ratelimit import Rate
+from service.core.security import PasswordChecker
 from service.records.service import InsuredNumber, checkups_for, medications_for
 from service.viewer import repository as repo
 from service.viewer import sessions
-from service.viewer.errors import BadCredentials, CategoryNotConsented, RoleCannotView
+from service.viewer.errors import BadCredentials, CardNotUsable, CategoryNotConsented, RoleCannotView
+
+
+@dataclass(frozen=True, slots=True)
+class LoginGuard:
+    """What stands between a login attempt and the password check: rate limits and the scrypt threads."""
+
+    per_login: Rate
+    per_address: Rate
+    passwords: PasswordChecker
 
 
 async def login(
-    conn: asyncpg.Connection, redis: Redis, *, login: str, password: str
+    conn: asyncpg.Connection, redis: Redis, *, login: str, password: str, client_address: str, guard: LoginGuard
 ) -> tuple[str, sessions.StaffSession]:
-    """Check the password and open a session; returns (cookie value, session)."""
+    """Check the password and open a session; returns (cookie value, session).
+
+    Wrong passwords count per login and per client address; past either limit the login is refused (429,
+    Retry-After) before any hashing, even with the right password. A login that does not exist costs the same
+    work and counts the same as one that does, so neither the answer nor its time tells them apart.
+    """
+    limits = [(f"login:{ratelimit.subject(login)}", guard.per_login),
+              (f"login-address:{ratelimit.subject(client_address)}", guard.per_address)]
+    (await ratelimit.check(redis, limits, peek=True)).raise_if_refused("too many wrong passwords")
     row = await repo.staff_by_login(conn, login)
-    if row is None or not verify_password(password, row["password_hash"]):
+    if not await guard.passwords.check(password, row["password_hash"] if row is not None else None):
+        await ratelimit.check(redis, limits)
         raise BadCredentials("unknown login or wrong password")
+    assert row is not None
+    await ratelimit.reset(redis, limits[0][0])
     token, session = await sessions.create(
         redis,
         staff_id=row["staff_id"],
@@ -50,6 +72,16 @@ async def login(
 def _require_viewer(staff: sessions.StaffSession) -> None:
     if staff.role not in policy.VIEWER_ROLES:
         raise RoleCannotView("reception staff see eligibility only, not medication or checkup history")
+    if not policy.may_view_anything(facility_type=staff.facility_type, role=staff.role, pharmacy_checkups=True):
+        raise RoleCannotView(f"the access policy lets a {staff.role} at a {staff.facility_type} view nothing")
+
+
+_BLOCKING_STATUSES = ("suspended", "revoked")
+
+
+async def _usable_cards(conn: asyncpg.Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
+    """consent id -> card status; suspension and revocation are honoured on every read (DOMAIN.md)."""
+    return await repo.card_statuses(conn, consent_ids) if consent_ids else {}
 
 
 async def consented_patients(
@@ -58,6 +90,8 @@ async def consented_patients(
     """Patients with a live consent at the staff member's facility (or the one of `consent_id`)."""
     _require_viewer(staff)
     rows = await repo.live_consents(conn, facility_code=staff.facility_code, now=clock.now(), consent_id=consent_id)
+    statuses = await _usable_cards(conn, [r["id"] for r in rows])
+    rows = [r for r in rows if statuses.get(r["id"]) not in _BLOCKING_STATUSES]
     return [
         {
             "consent_id": str(r["id"]),
@@ -111,6 +145,9 @@ async def view(
             f"the access policy does not let a {staff.role} at a {staff.facility_type} view {category} records"
         )
     require_live(consent)
+    status = (await _usable_cards(conn, [consent.id])).get(consent.id)
+    if status in _BLOCKING_STATUSES:
+        raise CardNotUsable(f"the patient's card is {status}: nothing can be viewed with this consent")
     if category not in consent.categories:
         raise CategoryNotConsented(f"the patient did not consent to {category}")
     since = years_before(clock.today_jst(), policy.RETENTION_YEARS[category])

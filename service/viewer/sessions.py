@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 
 from service.core.errors import Forbidden, Unauthorized
+from service.core.middleware import note_principal
 from service.core.redis import get_redis
 
 SESSION_COOKIE = "onshi_session"
@@ -71,6 +72,7 @@ async def current_staff(request: Request) -> StaffSession:
     session = await load(get_redis(request), request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise Unauthorized("log in first")
+    note_principal(request.scope, "staff")
     return session
 
 

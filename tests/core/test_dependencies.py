@@ -14,11 +14,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from service.accounts.auth import authenticate
+from service.accounts.auth import AUTHENTICATING
 from service.core.database import transaction
-from service.fhir.routes import fhir_caller
-
-AUTHENTICATING = {authenticate, fhir_caller}
 
 
 def resolution_order(dependant: Dependant) -> list[Callable[..., Any]]:

@@ -21,6 +21,8 @@ async def test_request_id_is_echoed_or_minted(client: httpx.AsyncClient) -> None
     assert echoed.headers["x-request-id"] == "clinic-42.req-7"
     minted = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert len(minted.headers["x-request-id"]) == 32
+    again = await client.get("/healthz")
+    assert again.headers["x-request-id"] != minted.headers["x-request-id"]
 
 
 async def test_errors_use_the_contract_body(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from service.core.migrate import MIGRATIONS_DIR, apply_migrations, yoyo_url
+from service.core.migrate import apply_migrations, yoyo_url
+from service.core.resources import migrations_dir
 
 
 def test_applying_again_does_nothing(database_url: str) -> None:
@@ -18,7 +19,7 @@ async def test_every_migration_file_is_recorded(database_url: str) -> None:
         applied = {r["migration_id"] for r in await conn.fetch("SELECT migration_id FROM _yoyo_migration")}
     finally:
         await conn.close()
-    assert applied == {p.stem for p in MIGRATIONS_DIR.glob("*.sql")}
+    assert applied == {p.stem for p in migrations_dir().glob("*.sql")}
 
 
 def test_yoyo_url_accepts_only_postgresql() -> None:

@@ -109,9 +109,9 @@ async def test_a_crashed_batch_resumes_after_its_last_committed_row(
         # as if a worker had committed 50 rows (only 40 really landed) and then died
         await conn.execute(
             "UPDATE batches SET status = 'running', rows_processed = 50, rows_accepted = 50, "
-            "heartbeat_at = now() - interval '1 hour' WHERE id = $1", received.batch_id,
+            "lease_until = now() - interval '1 hour' WHERE id = $1", received.batch_id,
         )
-    # the app's worker sees a running batch without heartbeat and takes it over
+    # the app's worker sees a running batch whose lease ran out and takes it over
     for _ in range(200):
         status = await conn.fetchrow("SELECT status, rows_processed, rows_accepted FROM batches WHERE id = $1",
                                      received.batch_id)

@@ -127,7 +127,7 @@ def answer(
     }
 
 
-Fault = int | type[httpx.TransportError] | tuple[int, dict[str, str]]
+Fault = int | type[httpx.TransportError] | tuple[int, dict[str, str]] | tuple[int, dict[str, str], str, str]
 
 
 @dataclass
@@ -158,8 +158,9 @@ class FakeService:
             fault = self.faults[path].popleft()
             if isinstance(fault, type):
                 raise fault("simulated", request=request)
-            status, headers = fault if isinstance(fault, tuple) else (fault, {})
-            return httpx.Response(status, json={"error": f"e{status}", "detail": "simulated"}, headers=headers)
+            status, headers, *said = fault if isinstance(fault, tuple) else (fault, {})
+            error, detail = said if said else (f"e{status}", "simulated")
+            return httpx.Response(status, json={"error": error, "detail": detail}, headers=headers)
         if path == "/v1/challenges":
             return self._challenge(body)
         if path == "/v1/consents":
@@ -611,9 +612,12 @@ def test_exhausted_retries_end_with_the_paper_fallback(make_card: Callable[..., 
     assert "山田" not in result.screen
 
 
+EXPIRED: Fault = (409, {}, "challenge_expired", "the challenge expired: request a new one")
+
+
 def test_an_expired_challenge_gets_one_new_challenge_and_signature(make_card: Callable[..., VirtualCard]) -> None:
     service = FakeService()
-    service.fail("/v1/verifications", 409)
+    service.fail("/v1/verifications", EXPIRED)
     result = run(service, "--card", str(make_card().path), "--presence", "visual", "--consent", "none", keys=["y"])
     ids = [body["challenge_id"] for body in service.posts("/v1/verifications")]
     assert result.code == 0 and result.sleeps == [] and len(set(ids)) == 2
@@ -621,7 +625,7 @@ def test_an_expired_challenge_gets_one_new_challenge_and_signature(make_card: Ca
 
 def test_a_second_conflict_is_shown_not_retried_forever(make_card: Callable[..., VirtualCard]) -> None:
     service = FakeService()
-    service.fail("/v1/verifications", 409, 409)
+    service.fail("/v1/verifications", EXPIRED, EXPIRED)
     result = run(service, "--card", str(make_card().path), "--presence", "visual", keys=["y"])
     assert result.code == 2 and len(service.posts("/v1/verifications")) == 2
     assert "HTTP 409" in result.screen and PAPER in result.screen
@@ -729,6 +733,19 @@ def test_unlink_declined_sends_nothing(make_card: Callable[..., VirtualCard]) ->
     service = FakeService()
     result = run(service, "--card", str(make_card().path), "--unlink", "--presence", "pin", "--pin", PIN, keys=["n"])
     assert result.code == 2 and service.requests == []
+
+
+def test_a_suspended_card_refused_the_access_log_is_told_it_is_suspended(
+    make_card: Callable[..., VirtualCard],
+) -> None:
+    service = FakeService()
+    service.fail("/v1/me/access-log", (409, {}, "certificate_not_usable",
+                                       "cannot read the access log with a certificate that is suspended"))
+    result = run(service, "--card", str(make_card().path), "--access-log", "--presence", "pin", "--pin", PIN)
+    assert result.code == 2
+    assert len(service.posts("/v1/me/access-log")) == 1  # not retried with a new challenge: it would not help
+    assert "電子証明書が一時停止中です" in result.screen and "コールセンター" in result.screen
+    assert "確認の有効期限が切れた" not in result.screen
 
 
 def test_access_log_shows_who_viewed(make_card: Callable[..., VirtualCard]) -> None:

@@ -142,7 +142,9 @@ async def test_every_role_at_every_kind_of_facility(
     for role in ROLES:
         session = await staff_session(given["facility_code"], role)
         listing = await session.get("/v1/viewer/consents")
-        assert listing.status_code == (403 if role == "reception" else 200), (facility_type, role)
+        # no patient list (names, birthdates) for a role that may view nothing here: a clinic's dentist
+        may_view_some = any((facility_type, role) in allowed for allowed in MAY_VIEW.values())
+        assert listing.status_code == (200 if may_view_some else 403), (facility_type, role)
         for category, path in (("medication", "medications"), ("checkup", "checkups")):
             response = await session.get(f"/v1/viewer/consents/{given['consent_id']}/{path}")
             expected = 200 if (facility_type, role) in MAY_VIEW[category] else 403

@@ -1,4 +1,4 @@
--- depends: 0004.medication-checkup
+-- depends: 0006.review-candidates
 -- Tables that grow with traffic (verifications, the holder's access log, the audit trail) become partitioned by
 -- month, so that their indexes stay the size of a month and old months can be dropped whole (retention).
 -- The hot path writes a verification and its audit entry in one statement: the audit heads of every shard exist

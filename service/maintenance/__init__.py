@@ -1,0 +1,1 @@
+"""Storage upkeep: monthly partitions of the tables that grow with traffic, created ahead and dropped by age."""

@@ -1,0 +1,38 @@
+"""What a terminal's request needs, resolved once: the terminal that asks, and the service's pool, challenge store
+and authority. One dependency instead of four: FastAPI spends about as much resolving a dependency as it does on a
+small request, and the challenge and the check are the hot path (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+
+from service.accounts.auth import authenticate_as, authenticates
+from service.authority.ca import CertificateAuthority
+from service.core.security import Principal
+from service.verification.challenges import ChallengeStore
+
+
+@dataclass(frozen=True, slots=True)
+class Reception:
+    """An authenticated terminal and what its requests use."""
+
+    terminal: Principal
+    pool: asyncpg.Pool
+    challenges: ChallengeStore
+    authority: CertificateAuthority
+
+
+@authenticates
+async def reception(request: Request) -> Reception:
+    """The calling terminal (401/403 otherwise) with the app's pool, challenges and authority."""
+    terminal = await authenticate_as(request, "terminal")
+    state = request.app.state
+    return Reception(terminal=terminal, pool=state.pool, challenges=state.challenges, authority=state.authority)
+
+
+ReceptionDep = Annotated[Reception, Depends(reception)]
