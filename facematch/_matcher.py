@@ -1,99 +1,118 @@
-"""FaceMatcher: the card photo against camera frames, with quality gates, liveness and the decision."""
+"""FaceMatcher: the card photo enrolled once per visit, then attempts driven by an active challenge."""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import random
 import time
-from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-import cv2
 import numpy as np
-from numpy.typing import NDArray
 
+from ._challenge import Challenge, draw_challenge
 from ._decode import Image, decode_image
-from ._engine import FaceEngine, Points, get_engine, points
+from ._engine import Embedding, FaceEngine, get_engine
 from ._exceptions import DecodeError
-from ._liveness import assess_liveness
 from ._quality import gate, measure_face, select_face
+from ._session import FaceSession
 from ._settings import MatchSettings
-from ._types import LivenessResult, MatchDecision, Outcome, QualityReport, Reason, Refusal
+from ._types import Guidance, LivenessResult, MatchDecision, Outcome, QualityReport, Reason, Refusal
 
-_CARD_SIDE = 400  # the card photo is resized to this longest side for detection
-_LIVENESS_SIDE = 160  # frames are compared for identity at this size
+TimedFrame = tuple[float, Image]
+"""A camera frame and when it was taken, in seconds since the challenge started."""
 
 
-@dataclass(slots=True)
-class _Analysed:
-    """One image after detection: its quality report and, when a single face was found, its landmarks."""
+@dataclass(frozen=True, slots=True, eq=False)
+class CardFace:
+    """The card photo's quality report and, when usable, its embedding: made once per visit, dropped after."""
 
     report: QualityReport
-    landmarks: Points | None = None
-    shape: Any = None
-    image: Image | None = None
+    embedding: Embedding = field(repr=False, default_factory=lambda: np.zeros(0))
+    cpu_ms: float = 0.0
+
+    @property
+    def usable(self) -> bool:
+        """True when the card photo passed its gates and was encoded."""
+        return self.report.ok and self.embedding.size > 0
 
 
 class FaceMatcher:
-    """Compares the card's face photo with camera frames; holds no image or embedding between calls."""
+    """Compares the card's face photo with a live, challenged camera sequence."""
 
     def __init__(self, settings: MatchSettings | None = None, *, engine: FaceEngine | None = None, **overrides: Any):
-        """`overrides` are `MatchSettings` fields, e.g. `FaceMatcher(threshold=0.45, downscale_to=480)`."""
+        """`overrides` are `MatchSettings` fields, e.g. `FaceMatcher(threshold=0.4)`."""
         self.settings = replace(settings or MatchSettings(), **overrides)
         self._engine = engine
 
     @property
     def engine(self) -> FaceEngine:
-        """The dlib models, loaded on first use."""
+        """The models, loaded on first use."""
         if self._engine is None:
             self._engine = get_engine()
         return self._engine
 
+    def enrol(self, card_photo: bytes) -> CardFace:
+        """Decode, gate and encode the card photo (JPEG 2000, JPEG or PNG): once per visit."""
+        started = time.process_time()
+        try:
+            image = decode_image(card_photo)
+        except DecodeError as exc:
+            return CardFace(QualityReport((Refusal(Reason.CARD_PHOTO_UNUSABLE, str(exc)),)))
+        faces = self.engine.faces(image)
+        face, refusals = select_face(faces)
+        if face is None:
+            return CardFace(QualityReport(refusals, faces_found=len(faces)))
+        measures = measure_face(image, face)
+        report = QualityReport(gate(measures, image.shape[0], self.settings.card_quality), measures, len(faces))
+        if not report.ok:
+            return CardFace(report)
+        embedding, _ = self.engine.encode(image, face)
+        return CardFace(report, embedding, round((time.process_time() - started) * 1000, 1))
+
     def check_image(self, image: Image, *, card: bool = False) -> QualityReport:
-        """The quality gates alone, for a live preview ("move closer") or a card photo."""
-        return self._analyse(image, card=card).report
+        """The quality gates alone on one still image (a card photo, or a preview frame)."""
+        faces = self.engine.faces(image)
+        face, refusals = select_face(faces)
+        if face is None:
+            return QualityReport(self.no_face_or_too_small(refusals, image), faces_found=len(faces))
+        settings = self.settings.card_quality if card else self.settings.camera_quality
+        measures = measure_face(image, face)
+        return QualityReport(gate(measures, image.shape[0], settings), measures, len(faces))
 
-    def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
-        """Decide whether the person in `frames` is the one on `card_photo` and is present."""
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        card = self._analyse_card(card_photo)
-        timings["card_ms"] = _ms_since(started)
-        if not card.report.ok:
-            detail = "; ".join(r.reason.value for r in card.report.refusals)
-            return self._decide(
-                "undecided",
-                card,
-                _empty(),
-                None,
-                None,
-                (Refusal(Reason.CARD_PHOTO_UNUSABLE, detail),),
-                timings,
-            )
-        started = time.perf_counter()
-        analysed = [self._analyse(frame, card=False) for frame in frames[: self.settings.max_frames]]
-        timings["frames_ms"] = _ms_since(started)
-        return self._decide_on_frames(card, frames, analysed, timings)
+    def no_face_or_too_small(self, refusals: tuple[Refusal, ...], image: Image) -> tuple[Refusal, ...]:
+        """"Move closer" rather than "look at the camera" when a face is there but too small for the mesh."""
+        if refusals and refusals[0].reason == Reason.NO_FACE:
+            width = self.engine.far_face_width(image)
+            if width is not None:
+                return (Refusal(Reason.FACE_TOO_SMALL, f"{width}px"),)
+        return refusals
 
-    def _decide_on_frames(
-        self, card: _Analysed, frames: Sequence[Image], analysed: list[_Analysed], timings: dict[str, float]
-    ) -> MatchDecision:
-        best = _best_frame(analysed)
-        if best is None:
-            report = _summary_report(analysed)
-            return self._decide("undecided", card, report, None, None, report.refusals, timings)
-        liveness = self._liveness(frames, analysed) if self.settings.require_liveness else None
-        if liveness is not None and not liveness.passed:
-            refusal = _liveness_refusal(liveness)
-            return self._decide("undecided", card, analysed[best].report, None, liveness, (refusal,), timings)
-        started = time.perf_counter()
-        distance = self._distance(card, analysed[best])
-        timings["encode_ms"] = _ms_since(started)
-        outcome, refusals = self.classify(distance)
-        return self._decide(outcome, card, analysed[best].report, distance, liveness, refusals, timings)
+    def draw(self, rng: random.Random | None = None) -> Challenge:
+        """A new random challenge (`rng` only for tests and evaluations)."""
+        return draw_challenge(self.settings.challenge, rng)
+
+    def start(self, card: CardFace, challenge: Challenge | None = None) -> FaceSession:
+        """A new attempt against `card`, with a freshly drawn challenge unless one is given."""
+        return FaceSession(self, card, challenge or self.draw())
+
+    def verify(self, card: CardFace | bytes, challenge: Challenge, frames: Sequence[TimedFrame]) -> MatchDecision:
+        """A whole attempt at once: the frames recorded while `challenge` was shown (tests, CLI, evaluation)."""
+        card_face = card if isinstance(card, CardFace) else self.enrol(card)
+        if not card_face.usable:
+            return self.card_unusable(card_face)
+        session = self.start(card_face, challenge)
+        for at, frame in frames:
+            session.feed(frame, at)
+        return session.finish()
+
+    def card_unusable(self, card: CardFace) -> MatchDecision:
+        """The decision when the card photo cannot be used: fall back to the PIN or staff (not counted)."""
+        detail = "; ".join(r.reason.value for r in card.report.refusals)
+        refusal = Refusal(Reason.CARD_PHOTO_UNUSABLE, detail)
+        return self.decision("undecided", card, _not_analysed(), None, None, (refusal,))
 
     def classify(self, distance: float) -> tuple[Outcome, tuple[Refusal, ...]]:
         """match at or under the threshold, undecided up to threshold + margin, no_match beyond."""
@@ -104,16 +123,16 @@ class FaceMatcher:
             return "undecided", (Refusal(Reason.BORDERLINE_DISTANCE, f"{distance:.3f} > {threshold}"),)
         return "no_match", (Refusal(Reason.DIFFERENT_PERSON, f"{distance:.3f}"),)
 
-    def _decide(
+    def decision(
         self,
         outcome: Outcome,
-        card: _Analysed,
+        card: CardFace,
         camera: QualityReport,
         distance: float | None,
         liveness: LivenessResult | None,
         refusals: tuple[Refusal, ...],
-        timings: dict[str, float],
     ) -> MatchDecision:
+        """A `MatchDecision` with this matcher's threshold."""
         return MatchDecision(
             outcome=outcome,
             distance=distance,
@@ -122,160 +141,60 @@ class FaceMatcher:
             camera_quality=camera,
             liveness=liveness,
             refusals=refusals,
-            timings_ms=timings,
         )
 
-    def _analyse_card(self, card_photo: bytes) -> _Analysed:
-        try:
-            image = decode_image(card_photo)
-        except DecodeError as exc:
-            return _Analysed(QualityReport((Refusal(Reason.CARD_PHOTO_UNUSABLE, str(exc)),)))
-        return self._analyse(image, card=True)
 
-    def _analyse(self, image: Image, *, card: bool) -> _Analysed:
-        settings = self.settings.card_quality if card else self.settings.camera_quality
-        boxes = self._detect(image, card=card)
-        box, refusals = select_face(boxes, settings)
-        if box is None:
-            return _Analysed(QualityReport(refusals, faces_found=len(boxes)))
-        shape = self.engine.landmarks(image, box)
-        landmarks = points(shape)
-        measures = measure_face(image, box, landmarks)
-        report = QualityReport(gate(measures, image.shape[0], settings), measures, faces_found=len(boxes))
-        return _Analysed(report, landmarks, shape, image)
-
-    def _detect(self, image: Image, *, card: bool) -> list[Any]:
-        if not card:
-            boxes = self.engine.detect(image, longest_side=self.settings.downscale_to)
-            if self._usable(boxes) or self.settings.downscale_to is None:
-                return boxes
-            # A face too small for the downscaled copy may still be found at full size: then the patient hears
-            # "move closer" rather than "look at the camera". Costs a second detection on faceless frames only.
-            return self.engine.detect(image, longest_side=None)
-        boxes = self.engine.detect(image, longest_side=_CARD_SIDE)
-        return boxes or self.engine.detect(image, longest_side=_CARD_SIDE, upsample=1)
-
-    def _usable(self, boxes: list[Any]) -> bool:
-        return any(box.score >= self.settings.camera_quality.min_detection_score for box in boxes)
-
-    def _liveness(self, frames: Sequence[Image], analysed: list[_Analysed]) -> LivenessResult:
-        landmarks = [item.landmarks if _single_face(item) else None for item in analysed]
-        greys = [_small_grey(frame) for frame in frames[: len(analysed)]]
-        return assess_liveness(landmarks, greys, self.settings.liveness)
-
-    def _distance(self, card: _Analysed, frame: _Analysed) -> float:
-        assert card.image is not None and frame.image is not None
-        card_embedding = self.engine.encode(card.image, card.shape)
-        frame_embedding = self.engine.encode(frame.image, frame.shape)
-        return float(np.linalg.norm(card_embedding - frame_embedding))
-
-
-Worker = Literal["process", "thread"]
+def _not_analysed() -> QualityReport:
+    return QualityReport((Refusal(Reason.NOT_ENOUGH_FRAMES, "not analysed"),))
 
 
 class AsyncFaceMatcher:
-    """Runs matches in one worker, off the terminal's event loop.
+    """A `FaceMatcher` whose work runs in one worker thread, off the event loop (a browser kiosk's server).
 
-    The default worker is a process: dlib's detector releases the GIL but its encoder does not, so in a
-    thread the encoding (about 150-200 ms) would stall the event loop. "thread" suits tests and subclasses
-    of `FaceMatcher` (a process worker rebuilds a plain `FaceMatcher` from the settings).
+    MediaPipe and dlib's HOG release the GIL while they work; dlib's encoder (about 60 ms of CPU, once per
+    attempt and once per visit) does not.
     """
 
-    def __init__(self, matcher: FaceMatcher | None = None, *, worker: Worker = "process") -> None:
+    def __init__(self, matcher: FaceMatcher | None = None) -> None:
         self.matcher = matcher or FaceMatcher()
-        self.worker = worker
-        self._executor: Executor
-        if worker == "process":
-            context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        else:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facematch")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facematch")
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def warm_up(self) -> None:
-        """Start the worker and load the models now rather than at the first patient."""
-        loop = asyncio.get_running_loop()
-        if self.worker == "process":
-            await loop.run_in_executor(self._executor, _warm_worker, self.matcher.settings)
-        else:
-            await loop.run_in_executor(self._executor, lambda: self.matcher.engine)
+        """Load the models now rather than at the first patient."""
+        await self._run(lambda: self.matcher.engine)
 
-    async def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
-        """`FaceMatcher.match` in the worker."""
-        loop = asyncio.get_running_loop()
-        if self.worker == "process":
-            settings = self.matcher.settings
-            return await loop.run_in_executor(self._executor, _match_in_worker, settings, card_photo, list(frames))
-        return await loop.run_in_executor(self._executor, self.matcher.match, card_photo, frames)
+    async def enrol(self, card_photo: bytes) -> CardFace:
+        """`FaceMatcher.enrol` in the worker."""
+        result: CardFace = await self._run(self.matcher.enrol, card_photo)
+        return result
+
+    async def start(self, card: CardFace, challenge: Challenge | None = None) -> AsyncFaceSession:
+        """`FaceMatcher.start` in the worker."""
+        session: FaceSession = await self._run(self.matcher.start, card, challenge)
+        return AsyncFaceSession(self, session)
 
     def close(self) -> None:
         """Stop the worker."""
         self._executor.shutdown(wait=True)
 
 
-_worker_matchers: dict[MatchSettings, FaceMatcher] = {}
+class AsyncFaceSession:
+    """A `FaceSession` whose frames are analysed in the matcher's worker thread."""
 
+    def __init__(self, owner: AsyncFaceMatcher, session: FaceSession) -> None:
+        self._owner = owner
+        self.session = session
+        self.challenge = session.challenge
 
-def _worker_matcher(settings: MatchSettings) -> FaceMatcher:
-    """The worker process's matcher for `settings`, models loaded once per process."""
-    if settings not in _worker_matchers:
-        _worker_matchers[settings] = FaceMatcher(settings)
-        _ = _worker_matchers[settings].engine
-    return _worker_matchers[settings]
+    async def feed(self, frame: Image, at: float) -> Guidance:
+        """`FaceSession.feed` in the worker."""
+        result: Guidance = await self._owner._run(self.session.feed, frame, at)
+        return result
 
-
-def _warm_worker(settings: MatchSettings) -> None:
-    _worker_matcher(settings)
-
-
-def _match_in_worker(settings: MatchSettings, card_photo: bytes, frames: list[Image]) -> MatchDecision:
-    return _worker_matcher(settings).match(card_photo, frames)
-
-
-def _liveness_refusal(liveness: LivenessResult) -> Refusal:
-    """Too few usable frames is "look a little longer" (not counted); any other failure is an attack suspect."""
-    failed = [check.name for check in liveness.checks if not check.passed]
-    if "frames" in failed:
-        return Refusal(Reason.NOT_ENOUGH_FRAMES, f"failed: {', '.join(failed)}")
-    return Refusal(Reason.LIVENESS_FAILED, f"failed: {', '.join(failed)}")
-
-
-def _single_face(item: _Analysed) -> bool:
-    return item.landmarks is not None
-
-
-def _best_frame(analysed: list[_Analysed]) -> int | None:
-    """The sharpest frame that passed every gate."""
-    passing = [i for i, item in enumerate(analysed) if item.report.ok and item.report.measures is not None]
-    if not passing:
-        return None
-    return max(passing, key=lambda i: _sharpness(analysed[i]))
-
-
-def _sharpness(item: _Analysed) -> float:
-    return item.report.measures.sharpness if item.report.measures is not None else 0.0
-
-
-def _summary_report(analysed: list[_Analysed]) -> QualityReport:
-    """The refusal most frames share, so that the patient gets one instruction."""
-    if not analysed:
-        return QualityReport((Refusal(Reason.NOT_ENOUGH_FRAMES, "no frame"),))
-    firsts = Counter(item.report.refusals[0].reason for item in analysed if item.report.refusals)
-    reason = firsts.most_common(1)[0][0]
-    for item in analysed:
-        if item.report.refusals and item.report.refusals[0].reason == reason:
-            return item.report
-    return analysed[0].report  # pragma: no cover - every item had a refusal
-
-
-def _empty() -> QualityReport:
-    return QualityReport((Refusal(Reason.NOT_ENOUGH_FRAMES, "not analysed"),))
-
-
-def _small_grey(frame: Image) -> NDArray[np.uint8]:
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    scale = _LIVENESS_SIDE / max(grey.shape)
-    return np.asarray(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
+    async def finish(self) -> MatchDecision:
+        """`FaceSession.finish` in the worker."""
+        result: MatchDecision = await self._owner._run(self.session.finish)
+        return result

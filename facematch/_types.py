@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from ._challenge import Prompt
+from ._texts import Bilingual
+
 Outcome = Literal["match", "no_match", "undecided"]
 
 
@@ -22,9 +25,13 @@ class Reason(StrEnum):
     HEAD_TURNED = "head_turned"
     HEAD_TILTED = "head_tilted"
     HEAD_ROLLED = "head_rolled"
+    MASK = "mask"
+    FACE_THE_CAMERA = "face_the_camera"
+    FACE_LOST = "face_lost"
     CARD_PHOTO_UNUSABLE = "card_photo_unusable"
     NOT_ENOUGH_FRAMES = "not_enough_frames"
     LIVENESS_FAILED = "liveness_failed"
+    PROMPT_NOT_FOLLOWED = "prompt_not_followed"
     BORDERLINE_DISTANCE = "borderline_distance"
     DIFFERENT_PERSON = "different_person"
 
@@ -46,14 +53,18 @@ PATIENT_MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.HEAD_TURNED: ("Look straight at the camera.", "正面を向いてください。"),
     Reason.HEAD_TILTED: ("Keep your chin level.", "あごを引かず上げず、まっすぐ向いてください。"),
     Reason.HEAD_ROLLED: ("Keep your head straight.", "頭を傾けずにお願いします。"),
+    Reason.MASK: ("Please take off your mask.", "マスクを外してください。"),
+    Reason.FACE_THE_CAMERA: ("Please face the camera.", "カメラの正面を向いてください。"),
+    Reason.FACE_LOST: ("Keep your face in view of the camera.", "顔がカメラに映るようにしてください。"),
     Reason.CARD_PHOTO_UNUSABLE: (
         "Face matching is not possible with this card.",
         "このカードでは顔認証できません。",
     ),
     Reason.NOT_ENOUGH_FRAMES: ("Look at the camera a little longer.", "もう少しカメラを見続けてください。"),
-    Reason.LIVENESS_FAILED: (
-        "Look at the camera, blink, and turn your head slightly.",
-        "カメラを見て、まばたきをし、顔を少し左右に動かしてください。",
+    Reason.LIVENESS_FAILED: ("Face not recognised as a live person.", "本人確認ができませんでした。"),
+    Reason.PROMPT_NOT_FOLLOWED: (
+        "The movement asked on screen was not seen. Please follow the instructions.",
+        "画面の指示どおりの動きが確認できませんでした。指示に従ってください。",
     ),
     Reason.BORDERLINE_DISTANCE: (
         "Please use your PIN or ask the staff.",
@@ -64,21 +75,16 @@ PATIENT_MESSAGES: dict[Reason, tuple[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(Bilingual):
     """One reason with a detail for staff (e.g. which faces) and the patient's messages."""
 
     reason: Reason
     detail: str = ""
 
     @property
-    def message(self) -> str:
-        """What the reception screen tells the patient, in English."""
-        return PATIENT_MESSAGES[self.reason][0]
-
-    @property
-    def message_ja(self) -> str:
-        """What the reception screen tells the patient, in Japanese."""
-        return PATIENT_MESSAGES[self.reason][1]
+    def texts(self) -> tuple[str, str]:
+        """What the reception screen tells the patient: (English, Japanese)."""
+        return PATIENT_MESSAGES[self.reason]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +92,14 @@ class FaceMeasures:
     """What was measured on the chosen face of one image (numbers only, nothing biometric)."""
 
     face_px: int
-    detection_score: float
+    face_height: int
     sharpness: float
     brightness: float
     clipped_share: float
     yaw: float
     pitch: float
     roll: float
+    mask: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +143,28 @@ class LivenessResult:
         return {check.name: check.passed for check in self.checks}
 
 
+COUNTED = frozenset(
+    {Reason.LIVENESS_FAILED, Reason.PROMPT_NOT_FOLLOWED, Reason.BORDERLINE_DISTANCE, Reason.DIFFERENT_PERSON}
+)
+"""The reasons that count toward the card's lock; every other reason is guidance."""
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance(Bilingual):
+    """What the screen shows after a frame: the prompt to follow and, if any, what to fix first."""
+
+    prompt: Prompt | None
+    problem: Refusal | None = None
+    done: bool = False
+
+    @property
+    def texts(self) -> tuple[str, str]:
+        """The line to show: the problem if there is one, else the prompt (English, Japanese)."""
+        if self.problem is not None:
+            return self.problem.texts
+        return self.prompt.texts if self.prompt is not None else ("", "")
+
+
 @dataclass(frozen=True, slots=True)
 class MatchDecision:
     """The answer of one face-match attempt."""
@@ -163,11 +192,12 @@ class MatchDecision:
     def counts_as_failure(self) -> bool:
         """True when the attempt counts toward the card's 10-failure lock.
 
-        Quality refusals and too few usable frames do not count (nothing was compared: the patient is told
-        what to fix); a failed liveness check, a borderline distance and a different person do.
+        Only real failures count: a presentation judged and refused (a prompt not followed, a liveness check
+        failed), a borderline distance, a different person. Guidance does not (a mask, a head turned or
+        rolled, a face lost, poor light, too few frames, an unusable card photo): nothing was judged, and the
+        patient is told what to fix.
         """
-        not_counted = any(r.reason == Reason.NOT_ENOUGH_FRAMES for r in self.refusals)
-        return self.compared and not self.matched and not not_counted
+        return self.card_quality.ok and not self.matched and any(r.reason in COUNTED for r in self.refusals)
 
     @property
     def should_fall_back(self) -> bool:

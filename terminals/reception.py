@@ -37,11 +37,10 @@ from terminals.card import CardError, CardLocked, VirtualCard, WrongPin
 from terminals.config import default_url
 
 if TYPE_CHECKING:
-    from facematch import Image, MatchDecision
+    from facematch import CardFace, Challenge, FaceSession, FrameSource, MatchDecision
 
 JST = timezone(timedelta(hours=9), "JST")
 CATEGORIES = ("medication", "checkup")
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".bmp"})
 CLEAR_SCREEN = "\x1b[2J\x1b[H"
 RULE = "=" * 48
 EXIT_OK, EXIT_NEGATIVE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -974,47 +973,64 @@ class FaceUnavailable(Exception):
 class FaceMatcherLike(Protocol):
     """What the terminal needs of `facematch.FaceMatcher`."""
 
-    def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
-        """Decide whether the person in `frames` is the one on `card_photo`."""
+    def enrol(self, card_photo: bytes) -> CardFace:
+        """The card photo, gated and encoded: once per visit."""
+        ...
+
+    def start(self, card: CardFace, challenge: Challenge | None = None) -> FaceSession:
+        """A new attempt with a freshly drawn challenge."""
+        ...
+
+    def card_unusable(self, card: CardFace) -> MatchDecision:
+        """The decision when the card photo cannot be used."""
         ...
 
 
-def camera_source(value: str | None) -> str | int | list[Path]:
-    """facematch's frame source from --camera: a camera index, one image file, or a video file."""
-    if value is None or value.isdigit():
-        return int(value or 0)
-    if Path(value).suffix.lower() in IMAGE_SUFFIXES:
-        return [Path(value)]
-    return value
-
-
 class FaceCamera:
-    """The camera and the matcher, made on first use: facematch and OpenCV are an optional install."""
+    """The camera and the matcher, made on first use: facematch and OpenCV are an optional install.
+
+    `source` is facematch's frame source: a camera index (default 0), a video or image file (a recording:
+    it answers no new challenge), or `simulate:PHOTO` (a synthetic patient who follows the prompts; demo).
+    """
 
     def __init__(
         self,
         source: str | None = None,
         *,
         matcher: FaceMatcherLike | None = None,
-        read_frames: Callable[[str | int | list[Path]], Sequence[Image]] | None = None,
+        open_source: Callable[[str | None], FrameSource] | None = None,
     ) -> None:
         self.source = source
         self._matcher = matcher
-        self._read_frames = read_frames
+        self._open_source = open_source
 
-    def verify(self, card: VirtualCard) -> MatchDecision:
-        """Match the camera against the card's photo and record the result on the card (CardLocked if locked)."""
+    def verify(
+        self, card: VirtualCard, show: Callable[[Text], None], card_face: CardFace | None = None
+    ) -> tuple[MatchDecision, CardFace]:
+        """One challenged attempt against the card's photo, recorded on the card (CardLocked if locked).
+
+        The prompts (顔を左に向けてください...) and the guidance (マスクを外してください...) go to `show` as they
+        change. `card_face` is the card photo enrolled earlier in this visit (encoded once per visit).
+        """
         try:
             import facematch
         except ImportError as exc:
             raise FaceUnavailable(f"facematch is not installed ({exc.name})") from exc
-        read = self._read_frames or facematch.read_frames
         try:
-            frames = read(camera_source(self.source))
             if self._matcher is None:
                 self._matcher = facematch.FaceMatcher()
-            # The matcher keeps no image or embedding between calls, so it may serve patient after patient.
-            return facematch.verify_card_holder(self._matcher, card, frames)  # type: ignore[arg-type]
+            enrolled = card_face or self._matcher.enrol(card.face_image)
+            if not enrolled.usable:
+                return self._matcher.card_unusable(enrolled), enrolled
+            facematch.refuse_if_locked(card)
+            session = self._matcher.start(enrolled)
+            source = (self._open_source or facematch.open_source)(self.source)
+            try:
+                decision = facematch.run_attempt(session, source, on_text=lambda _prompt, ja, en: show((ja, en)))
+            finally:
+                source.close()
+            facematch.record_attempt(card, decision)
+            return decision, enrolled
         except facematch.FaceLockedError as exc:
             raise CardLocked(str(exc)) from exc
         except facematch.FaceMatchError as exc:
@@ -1077,6 +1093,7 @@ class Visit:
         self.options = desk.options
         self._preset_pin = desk.options.pin
         self._proven: Presence | None = None  # the presence the card last signed with
+        self._card_face: CardFace | None = None  # the card photo enrolled for face matching, once per visit
 
     def run(self) -> int:
         """The flow the desk is set to: check (default), register, unlink or access log."""
@@ -1212,7 +1229,7 @@ class Visit:
         while True:
             self.console.say(Msg.LOOK_AT_CAMERA)
             try:
-                decision = self.camera.verify(self.card)
+                decision, self._card_face = self.camera.verify(self.card, self.console.say, self._card_face)
             except CardLocked:
                 self.console.say(Msg.FACE_LOCKED)
                 return None
@@ -1317,7 +1334,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--card", type=Path, help="the virtual card file (asked for when omitted)")
     parser.add_argument("--presence", choices=METHODS, help="face | pin | visual (asked for when omitted)")
     parser.add_argument("--pin", help="the card PIN (asked for without echo when omitted; not with --loop)")
-    parser.add_argument("--camera", help="for face: a video file, an image file or a camera index (default 0)")
+    parser.add_argument(
+        "--camera", help="for face: a camera index (default 0), a video or image file, or simulate:PHOTO (demo)"
+    )
     parser.add_argument(
         "--consent", type=_consent_choice, default=None, metavar="medication,checkup|none|ask",
         help="what the patient agrees to share (default: ask)",
@@ -1345,7 +1364,7 @@ def main(
     output: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     matcher: FaceMatcherLike | None = None,
-    read_frames: Callable[[str | int | list[Path]], Sequence[Image]] | None = None,
+    open_source: Callable[[str | None], FrameSource] | None = None,
 ) -> int:
     """Run the terminal; returns the exit code."""
     parser = build_parser()
@@ -1357,7 +1376,7 @@ def main(
         console.say(Msg.NO_TOKEN)
         return EXIT_FAILED
     options = Options(mode=args.mode, presence=args.presence, pin=args.pin, consent=args.consent, as_of=args.as_of)
-    camera = FaceCamera(args.camera, matcher=matcher, read_frames=read_frames)
+    camera = FaceCamera(args.camera, matcher=matcher, open_source=open_source)
     retry = Retry(attempts=max(args.retries, 1), sleep=sleep)
     try:
         with make_client(args.url, args.token, transport=transport) as http:

@@ -1,20 +1,19 @@
-"""Real faces (scikit-image's astronaut, two MIT-licensed crops) and the dlib models, loaded once."""
+"""Real faces (scikit-image's astronaut, two MIT-licensed crops), the models, and small seeded attempts."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from skimage import data as skdata
 
-from facematch import FaceMatcher, Image, decode_image, encode_image
+from facematch import CardFace, Challenge, FaceMatcher, Image, TimedFrame, decode_image
 from facematch import testing as synth
-from facematch._engine import FaceEngine, Points, get_engine, points
+from facematch._engine import FaceEngine, get_engine
 
 DATA = Path(__file__).parent / "data"
-ASTRONAUT_FACE = (175, 76, 266, 167)  # left, top, right, bottom in skimage.data.astronaut()
 
 
 @pytest.fixture(scope="session")
@@ -33,26 +32,31 @@ def astronaut() -> Image:
 
 
 @pytest.fixture(scope="session")
-def frame(astronaut: Image) -> Image:
-    """A 640x480 camera frame of the astronaut."""
-    return synth.camera_frame(astronaut, face_box=ASTRONAUT_FACE)
-
-
-@pytest.fixture(scope="session")
-def frame_landmarks(engine: FaceEngine, frame: Image) -> Points:
-    return points(engine.landmarks(frame, engine.detect(frame, longest_side=480)[0]))
+def scene(engine: FaceEngine, astronaut: Image) -> synth.Scene:
+    """The astronaut as a live person in front of a 640x480 camera."""
+    return synth.person(engine, astronaut)
 
 
 @pytest.fixture(scope="session")
 def card_photo(astronaut: Image) -> bytes:
-    """The astronaut as a chip photo: 176x192, JPEG 2000."""
-    crop = cv2.resize(astronaut[20:260, 110:330], (176, 192), interpolation=cv2.INTER_AREA)
-    return encode_image(crop, ".jp2")
+    """The astronaut as a chip photo: 176x192 JPEG 2000, about 4.5 KB."""
+    return synth.chip_photo(astronaut[20:260, 110:330])
 
 
 @pytest.fixture(scope="session")
-def live_frames(frame: Image, frame_landmarks: Points) -> list[Image]:
-    return synth.live_sequence(frame, frame_landmarks, np.random.default_rng(0))
+def card_face(matcher: FaceMatcher, card_photo: bytes) -> CardFace:
+    return matcher.enrol(card_photo)
+
+
+@pytest.fixture(scope="session")
+def challenge(matcher: FaceMatcher) -> Challenge:
+    return matcher.draw(random.Random(3))
+
+
+@pytest.fixture(scope="session")
+def live_frames(scene: synth.Scene, challenge: Challenge) -> list[TimedFrame]:
+    """The astronaut answering `challenge` as a live person would."""
+    return synth.live_attempt(scene, challenge, np.random.default_rng(3))
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,29 @@
 from __future__ import annotations
 
-import asyncio
+import random
 from collections.abc import Sequence
 
 import pytest
 
 from facematch import (
     FACE_LOCK_LIMIT,
-    AsyncFaceMatcher,
+    CardFace,
+    Challenge,
     FaceCounter,
     FaceLockedError,
     FaceMatcher,
-    Image,
     LivenessCheck,
     LivenessResult,
     MatchDecision,
     QualityReport,
     Reason,
     Refusal,
-    averify_card_holder,
+    TimedFrame,
+    draw_challenge,
     verify_card_holder,
 )
+
+CHALLENGE = draw_challenge(rng=random.Random(0))
 
 
 class ScriptedMatcher(FaceMatcher):
@@ -31,17 +34,18 @@ class ScriptedMatcher(FaceMatcher):
         self.outcomes = outcomes
         self.calls = 0
 
-    def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
+    def verify(self, card: CardFace | bytes, challenge: Challenge, frames: Sequence[TimedFrame]) -> MatchDecision:
         outcome = self.outcomes[self.calls]
         self.calls += 1
-        camera = QualityReport((Refusal(Reason.FACE_TOO_SMALL),)) if outcome == "too_small" else QualityReport(())
+        reason = {"no_match": Reason.DIFFERENT_PERSON, "mask": Reason.MASK, "replay": Reason.PROMPT_NOT_FOLLOWED}
         return MatchDecision(
-            outcome="undecided" if outcome == "too_small" else outcome,  # type: ignore[arg-type]
-            distance=0.3 if outcome == "match" else 0.8,
+            outcome="match" if outcome == "match" else "no_match" if outcome == "no_match" else "undecided",
+            distance=0.3 if outcome == "match" else None,
             threshold=0.45,
             card_quality=QualityReport(()),
-            camera_quality=camera,
-            liveness=LivenessResult((LivenessCheck("blink", True, 0.4),)),
+            camera_quality=QualityReport(()),
+            liveness=LivenessResult((LivenessCheck("1:blink", outcome != "replay", 0.4),)),
+            refusals=() if outcome == "match" else (Refusal(reason[outcome]),),
         )
 
 
@@ -50,30 +54,27 @@ def test_card_locks_after_ten_consecutive_failures() -> None:
     card = FaceCounter(b"photo")
     matcher = ScriptedMatcher(["no_match"] * 10)
     for attempt in range(1, 11):
-        verify_card_holder(matcher, card, [])
+        verify_card_holder(matcher, card, CHALLENGE, [])
         assert card.face_failures == attempt and card.face_locked is (attempt == 10)
     with pytest.raises(FaceLockedError):
-        verify_card_holder(matcher, card, [])
+        verify_card_holder(matcher, card, CHALLENGE, [])
     assert matcher.calls == 10  # the eleventh attempt never reached the camera
 
 
 def test_a_match_resets_the_count() -> None:
     card = FaceCounter(b"photo", failures=9)
-    verify_card_holder(ScriptedMatcher(["match"]), card, [])
+    verify_card_holder(ScriptedMatcher(["match"]), card, CHALLENGE, [])
     assert card.face_failures == 0 and not card.face_locked
 
 
-def test_quality_refusals_do_not_count() -> None:
-    card = FaceCounter(b"photo", failures=9)
+def test_guidance_never_counts_but_a_replay_does() -> None:
+    card = FaceCounter(b"photo", failures=8)
+    matcher = ScriptedMatcher(["mask"] * 5 + ["replay"])
     for _ in range(5):
-        verify_card_holder(ScriptedMatcher(["too_small"]), card, [])
-    assert card.face_failures == 9 and not card.face_locked
-
-
-def test_undecided_after_liveness_or_borderline_counts() -> None:
-    card = FaceCounter(b"photo")
-    verify_card_holder(ScriptedMatcher(["undecided"]), card, [])
-    assert card.face_failures == 1
+        verify_card_holder(matcher, card, CHALLENGE, [])
+    assert card.face_failures == 8
+    verify_card_holder(matcher, card, CHALLENGE, [])
+    assert card.face_failures == 9
 
 
 def test_a_locked_card_stays_locked() -> None:
@@ -82,17 +83,9 @@ def test_a_locked_card_stays_locked() -> None:
     assert card.face_locked
 
 
-def test_async_verification_records_on_the_card() -> None:
-    card = FaceCounter(b"photo", failures=9)
+def test_a_locked_card_refuses_before_any_session_starts() -> None:
+    from facematch import start_attempt
 
-    async def run() -> None:
-        worker = AsyncFaceMatcher(ScriptedMatcher(["no_match"]), worker="thread")
-        try:
-            await averify_card_holder(worker, card, [])
-            with pytest.raises(FaceLockedError):
-                await averify_card_holder(worker, card, [])
-        finally:
-            worker.close()
-
-    asyncio.run(run())
-    assert card.face_locked
+    card = FaceCounter(b"photo", failures=10)
+    with pytest.raises(FaceLockedError):
+        start_attempt(ScriptedMatcher([]), card, CardFace(QualityReport(())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -20,7 +22,20 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from facematch import Image, LivenessCheck, LivenessResult, MatchDecision, QualityReport, Reason, Refusal
+from facematch import (
+    Action,
+    CardFace,
+    Challenge,
+    FaceMatcher,
+    Image,
+    LivenessCheck,
+    LivenessResult,
+    MatchDecision,
+    Prompt,
+    QualityReport,
+    Reason,
+    Refusal,
+)
 from service.authority.ca import JST, CertificateAuthority, generate_card_key
 from terminals.card import CardLocked, VirtualCard, WrongPin
 from terminals.reception import (
@@ -34,7 +49,6 @@ from terminals.reception import (
     Retry,
     ServiceUnavailable,
     VisitResult,
-    camera_source,
     copay_text,
     main,
     period_text,
@@ -252,9 +266,39 @@ def run(
         output=lines.append,
         sleep=sleeps.append,
         matcher=matcher,
-        read_frames=lambda source: [],
+        open_source=lambda spec: NoCamera(),
     )
     return Run(code, "\n".join(lines), sleeps, keypad, secret)
+
+
+class NoCamera:
+    """A frame source that never gives a frame (the scripted sessions need none)."""
+
+    live = False
+    fps = 10.0
+
+    def start(self, challenge: Challenge) -> None:
+        pass
+
+    def frame(self, at: float) -> Image | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedSession:
+    """An attempt that is over at once and answers a scripted decision."""
+
+    def __init__(self, decision: MatchDecision) -> None:
+        self.challenge = Challenge((Prompt(Action.TURN_LEFT, 0.0, 1.0),), "scripted")
+        self.decision = decision
+
+    def done(self, at: float) -> bool:
+        return True
+
+    def finish(self) -> MatchDecision:
+        return self.decision
 
 
 class ScriptedMatcher:
@@ -263,12 +307,20 @@ class ScriptedMatcher:
     def __init__(self, *outcomes: str) -> None:
         self.outcomes = deque(outcomes)
         self.calls = 0
+        self.enrolled = 0
 
-    def match(self, card_photo: bytes, frames: Sequence[Image]) -> MatchDecision:
+    def enrol(self, card_photo: bytes) -> CardFace:
+        self.enrolled += 1
+        return CardFace(QualityReport(()), np.ones(128))
+
+    def card_unusable(self, card: CardFace) -> MatchDecision:
+        raise AssertionError("the scripted card is usable")
+
+    def start(self, card: CardFace, challenge: Challenge | None = None) -> ScriptedSession:
         self.calls += 1
         outcome = self.outcomes.popleft()
         refusals = () if outcome == "match" else (Refusal(Reason.DIFFERENT_PERSON, "0.800"),)
-        return MatchDecision(
+        return ScriptedSession(MatchDecision(
             outcome="match" if outcome == "match" else "no_match",
             distance=0.3123456 if outcome == "match" else 0.8,
             threshold=0.45,
@@ -276,7 +328,7 @@ class ScriptedMatcher:
             camera_quality=QualityReport(()),
             liveness=LivenessResult((LivenessCheck("blink", True, 0.4),)),
             refusals=refusals,
-        )
+        ))  # fmt: skip
 
 
 # --- the check and its screen ----------------------------------------------------------------------------
@@ -464,7 +516,7 @@ def test_a_failed_face_match_is_counted_on_the_card(make_card: Callable[..., Vir
     result = run(FakeService(), "--card", str(card.path), "--presence", "face", "--consent", "none",
                  keys=["n", "2", "y"], matcher=matcher)  # fmt: skip
     assert "顔認証できませんでした" in result.screen and "切り替えます" in result.screen
-    assert result.code == 0 and card.face_failures == 1
+    assert result.code == 0 and card.face_failures == 1 and matcher.enrolled == 1
 
 
 def test_tenth_face_failure_locks_and_falls_back_to_pin(make_card: Callable[..., VirtualCard]) -> None:
@@ -728,11 +780,6 @@ def test_loop_refuses_a_preset_pin_or_consent() -> None:
         main(["--token", TOKEN, "--loop", "--consent", "medication"])
 
 
-def test_camera_source() -> None:
-    assert camera_source(None) == 0 and camera_source("1") == 1
-    assert camera_source("me.JPG") == [Path("me.JPG")] and camera_source("clip.mp4") == "clip.mp4"
-
-
 def test_copay_and_period_texts() -> None:
     assert copay_text(30) == "3割 (30%)" and copay_text(10, "en") == "10%" and copay_text(2) == "2割 (20%)"
     assert period_text("2024-04-01", None) == "2024-04-01 ～"
@@ -744,14 +791,14 @@ def test_coverage_accepts_the_service_types() -> None:
     assert parsed.holder_kind == "2" and parsed.copay_ratio == 20 and parsed.limit_category is None
 
 
-# --- the real face matcher (dlib models), through a video file and an image file as the camera -------------
+# --- the real face matcher: a simulated patient, a recorded video and a still image as the camera ---------
 
 FACE_DATA = Path(__file__).parents[1] / "facematch" / "data"
 
 
 @pytest.fixture(scope="module")
 def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """A live synthetic sequence (blink, head turn) as an MJPG video, and the same person's chip photo."""
+    """A recorded live answer to one challenge (MJPG video), and the same person's chip photo."""
     from facematch.testing import write_live_demo
 
     return write_live_demo(tmp_path_factory.mktemp("camera"))
@@ -765,38 +812,58 @@ def _card_with_photo(path: Path, authority: CertificateAuthority, key: rsa.RSAPr
     return VirtualCard.create(path, certificate_der=der, private_key=key, pin=PIN, face_image=photo, face_format="jp2")
 
 
-def _run_with_camera(service: FakeService, card: Path, camera: Path, keys: Sequence[str]) -> Run:
+class SeededMatcher(FaceMatcher):
+    """The real matcher with challenges from a fixed seed, so that these tests do not depend on chance."""
+
+    def draw(self, rng: random.Random | None = None) -> Challenge:
+        return super().draw(random.Random(7))
+
+
+def _run_with_camera(service: FakeService, card: Path, camera: str, keys: Sequence[str]) -> Run:
     lines: list[str] = []
     code = main(
         ["--token", TOKEN, "--url", "http://onshi.test", "--card", str(card), "--presence", "face",
-         "--camera", str(camera), "--consent", "none"],
+         "--camera", camera, "--consent", "none"],
         transport=httpx.MockTransport(service), input=Keys(*keys), output=lines.append, sleep=lambda s: None,
+        matcher=SeededMatcher(),
     )  # fmt: skip
     return Run(code, "\n".join(lines), [], Keys(), Keys())
 
 
 @pytest.mark.face
-def test_real_face_match_from_a_video(
+def test_real_face_match_with_a_patient_following_the_prompts(
     tmp_path: Path, authority: CertificateAuthority, keys: list[rsa.RSAPrivateKey], astronaut_video: tuple[Path, bytes]
 ) -> None:
-    video, photo = astronaut_video
-    card = _card_with_photo(tmp_path / "card.json", authority, keys[0], photo)
+    card = _card_with_photo(tmp_path / "card.json", authority, keys[0], astronaut_video[1])
     service = FakeService()
-    result = _run_with_camera(service, card.path, video, keys=[])
+    result = _run_with_camera(service, card.path, "simulate:astronaut", keys=[])
     assert result.code == 0 and "顔認証できました" in result.screen
+    assert "正面を向いてください" in result.screen and "まばたきをしてください" in result.screen  # the prompts
     presence = service.posts("/v1/verifications")[0]["presence"]
     assert presence["method"] == "face" and presence["liveness_passed"] is True
     assert presence["face_distance"] < 0.45 and set(presence) == {"method", "face_distance", "liveness_passed"}
 
 
 @pytest.mark.face
-def test_a_still_image_is_not_enough_and_is_not_counted(
+def test_a_recorded_answer_replayed_as_the_camera_fails_and_counts(
+    tmp_path: Path, authority: CertificateAuthority, keys: list[rsa.RSAPrivateKey], astronaut_video: tuple[Path, bytes]
+) -> None:
+    video, photo = astronaut_video
+    card = _card_with_photo(tmp_path / "card.json", authority, keys[0], photo)
+    service = FakeService()
+    result = _run_with_camera(service, card.path, str(video), keys=["n", "2", "y"])
+    assert "画面の指示どおりの動きが確認できませんでした" in result.screen and card.face_failures == 1
+    assert result.code == 0 and service.posts("/v1/verifications")[0]["presence"] == {"method": "visual"}
+
+
+@pytest.mark.face
+def test_a_still_photo_as_the_camera_fails_and_counts(
     tmp_path: Path, authority: CertificateAuthority, keys: list[rsa.RSAPrivateKey], astronaut_video: tuple[Path, bytes]
 ) -> None:
     card = _card_with_photo(tmp_path / "card.json", authority, keys[0], astronaut_video[1])
     service = FakeService()
-    result = _run_with_camera(service, card.path, FACE_DATA / "obama.jpg", keys=["n", "2", "y"])
-    assert "もう少しカメラを見続けてください" in result.screen and card.face_failures == 0
+    result = _run_with_camera(service, card.path, str(FACE_DATA / "obama.jpg"), keys=["n", "2", "y"])
+    assert "本人確認ができませんでした" in result.screen and card.face_failures == 1
     assert result.code == 0 and service.posts("/v1/verifications")[0]["presence"] == {"method": "visual"}
 
 
