@@ -100,7 +100,7 @@ def start_service(bench: Bench) -> tuple[Any, str]:
     """Onshi with uvicorn on a free port: (process, base URL)."""
     port = harness.free_port()
     server = harness.start_uvicorn("service.app:create_app", factory=True, port=port, workers=bench.args.workers,
-                                   env=bench.env, ready_path="/readyz", log=bench.work / "service.log")
+                                   env=bench.env, ready_path="/readyz", log=bench.results["out"] / "service.log")
     return server, f"http://127.0.0.1:{port}"
 
 

@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.accounts.auth import TokenCache
@@ -26,7 +25,7 @@ from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
 from service.core.ratelimit import Rate
-from service.core.redis import create_redis
+from service.core.redis import RedisClient, create_redis
 from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
 from service.maintenance.service import MaintenanceTask
@@ -82,7 +81,8 @@ def _lifespan(settings: Settings) -> Any:
         )
         pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                                  command_timeout=settings.db_command_timeout_seconds)
-        attach(app, settings=settings, pool=pool, redis=create_redis(redis_url))
+        attach(app, settings=settings, pool=pool, redis=create_redis(
+            redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_max_connections))
         maintenance = MaintenanceTask(pool=pool, keep_months=settings.retention_months,
                                       interval=settings.maintenance_interval_seconds)
         await maintenance.start()
@@ -100,7 +100,7 @@ def _lifespan(settings: Settings) -> Any:
     return lifespan
 
 
-def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: Redis) -> None:
+def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: RedisClient) -> None:
     """Hand the app its pool and Redis, and what is built on them (the lifespan does this once)."""
     app.state.pool = pool
     app.state.redis = redis

@@ -38,6 +38,9 @@ class ViewerStaff(FastHttpUser):
         self.staff = people[next(_next_staff) % len(people)]
         self.rng = random.Random()
         gevent.sleep(self.rng.uniform(0, 1 / config.viewer_pace if config.viewer_pace else 1))
+        self._login()
+
+    def _login(self) -> None:
         with self.client.post("/v1/staff/login", json={"login": self.staff.login, "password": self.staff.password},
                               name="POST /v1/staff/login", catch_response=True) as response:
             if response.status_code != 200:
@@ -47,6 +50,10 @@ class ViewerStaff(FastHttpUser):
     def read(self) -> None:
         """Today's consented patients, then one patient's history in a category the role may read here."""
         with self.client.get("/v1/viewer/consents", name="GET /v1/viewer/consents", catch_response=True) as response:
+            if response.status_code == 401:  # the session ended (or the login failed): log in again, as a browser
+                response.success()
+                self._login()
+                return
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
                 return

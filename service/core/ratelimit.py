@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from service.core.errors import RateLimited
+from service.core.redis import RedisClient
 
 _PREFIX = "onshi:rate:"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -111,7 +111,7 @@ class Verdict:
 
 
 async def check(
-    redis: Redis, limits: Sequence[tuple[str, Rate]], *, peek: bool = False,
+    redis: RedisClient, limits: Sequence[tuple[str, Rate]], *, peek: bool = False,
     store: tuple[str, bytes, int] | None = None,
 ) -> Verdict:
     """Count one event against every limit if all allow it (only ask with `peek`; with `store=(key, value, ms)`
@@ -130,7 +130,7 @@ async def check(
     return Verdict(allowed=bool(allowed), retry_after=int(wait_ms) / 1000)
 
 
-async def reset(redis: Redis, key: str) -> None:
+async def reset(redis: RedisClient, key: str) -> None:
     """Forget a key's events (a login that succeeded clears its failures)."""
     await redis.delete(_PREFIX + key)
 

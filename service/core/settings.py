@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ONSHI_DATABASE_URL"))
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
+    redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster
+    redis_max_connections: int = 64  # per process (per node in a cluster); a burst beyond waits up to 5 s
     db_pool_min: int = 2
     db_pool_max: int = 16
     db_command_timeout_seconds: float = 60.0  # no query of the service takes that long: a hung one is a fault

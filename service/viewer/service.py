@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from redis.asyncio import Redis
 
 from service.audit import service as audit
 from service.consent import policy
@@ -22,6 +21,7 @@ from service.consent.service import require_live
 from service.core import ratelimit
 from service.core.clock import clock
 from service.core.ratelimit import Rate
+from service.core.redis import RedisClient
 from service.core.security import PasswordChecker
 from service.records.service import InsuredNumber, checkups_for, medications_for
 from service.viewer import repository as repo
@@ -39,7 +39,7 @@ class LoginGuard:
 
 
 async def login(
-    conn: asyncpg.Connection, redis: Redis, *, login: str, password: str, client_address: str, guard: LoginGuard
+    conn: asyncpg.Connection, redis: RedisClient, *, login: str, password: str, client_address: str, guard: LoginGuard
 ) -> tuple[str, sessions.StaffSession]:
     """Check the password and open a session; returns (cookie value, session).
 
@@ -47,8 +47,9 @@ async def login(
     Retry-After) before any hashing, even with the right password. A login that does not exist costs the same
     work and counts the same as one that does, so neither the answer nor its time tells them apart.
     """
-    limits = [(f"login:{ratelimit.subject(login)}", guard.per_login),
-              (f"login-address:{ratelimit.subject(client_address)}", guard.per_address)]
+    # one hash tag for both keys: a Redis Cluster runs the limit script on the node of their common slot
+    limits = [(f"{{login}}:login:{ratelimit.subject(login)}", guard.per_login),
+              (f"{{login}}:address:{ratelimit.subject(client_address)}", guard.per_address)]
     (await ratelimit.check(redis, limits, peek=True)).raise_if_refused("too many wrong passwords")
     row = await repo.staff_by_login(conn, login)
     if not await guard.passwords.check(password, row["password_hash"] if row is not None else None):

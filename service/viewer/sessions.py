@@ -9,11 +9,10 @@ from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 
 from service.core.errors import Forbidden, Unauthorized
 from service.core.middleware import note_principal
-from service.core.redis import get_redis
+from service.core.redis import RedisClient, get_redis
 
 SESSION_COOKIE = "onshi_session"
 CSRF_HEADER = "x-csrf-token"
@@ -39,7 +38,7 @@ class StaffSession:
         return f"staff:{self.staff_id}"
 
 
-async def create(redis: Redis, **fields: str) -> tuple[str, StaffSession]:
+async def create(redis: RedisClient, **fields: str) -> tuple[str, StaffSession]:
     """A new session; returns (cookie value, session)."""
     token = secrets.token_urlsafe(32)
     session = StaffSession(csrf_token=secrets.token_urlsafe(32), **fields)
@@ -47,7 +46,7 @@ async def create(redis: Redis, **fields: str) -> tuple[str, StaffSession]:
     return token, session
 
 
-async def load(redis: Redis, token: str | None) -> StaffSession | None:
+async def load(redis: RedisClient, token: str | None) -> StaffSession | None:
     """The session of a cookie value, if it is live."""
     if not token or len(token) > 100:
         return None
@@ -55,7 +54,7 @@ async def load(redis: Redis, token: str | None) -> StaffSession | None:
     return None if raw is None else StaffSession(**json.loads(raw))
 
 
-async def end(redis: Redis, token: str | None) -> None:
+async def end(redis: RedisClient, token: str | None) -> None:
     """Log out."""
     if token:
         await redis.delete(_KEY.format(token))
