@@ -257,13 +257,13 @@ def paced(bench: Bench) -> dict[str, Any]:
     batch: dict[str, Any] = {}
     stop = threading.Event()
     try:
+        classes = ("ReceptionTerminal", "ViewerStaff") if viewers else ("ReceptionTerminal",)
         warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=max(args.warm_up, 10),
-                                    out=bench.work / "paced-warm", env=run_env,
-                                    classes=("ReceptionTerminal", "ViewerStaff"))
+                                    out=bench.work / "paced-warm", env=run_env, classes=classes)
         warm.wait(timeout=args.warm_up + 90)
         generator = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=seconds,
                                          out=bench.work / "paced", env=run_env, full_history=True,
-                                         classes=("ReceptionTerminal", "ViewerStaff"))
+                                         classes=classes)
         groups = harness.Groups(roots={"service": (server.pid,), "load generator": (generator.pid,)},
                                 markers=bench.markers)
         sampler = threading.Thread(target=_sample_memory, args=(groups, stop, memory), daemon=True)
@@ -272,10 +272,13 @@ def paced(bench: Bench) -> dict[str, Any]:
         time.sleep(seconds / 2)
         uploader = threading.Thread(target=_upload_batch, args=(url, bench), daemon=True,
                                     kwargs={"rows": args.batch_rows, "into": batch})
-        uploader.start()
+        if args.batch_rows:
+            uploader.start()
         generator.wait(timeout=seconds / 2 + 120)
         after, t1 = groups.sample(), time.monotonic()
-        uploader.join(timeout=900)
+        if args.batch_rows:
+            uploader.join(timeout=900)
+        lag = _loop_lag(url)
     finally:
         stop.set()
         harness.stop(server)
@@ -298,12 +301,27 @@ def paced(bench: Bench) -> dict[str, Any]:
         "service_cpu_ms": _per_verification(run, run.rate(VERIFY))["service_cpu_ms"],
         "rss_mib_after_warm_up": round(warm_rss / 2**20, 1), "rss_mib_at_end": round(final_rss / 2**20, 1),
         "rss_growth_pct": round((final_rss - warm_rss) / warm_rss * 100, 1) if warm_rss else float("nan"),
-        "batch": batch, "chart": str(chart),
+        "batch": batch, "event_loop_lag": lag, "chart": str(chart),
     }
     if run.failures:
         figures["failures"] = run.failures
     say(f"paced: {json.dumps(figures, ensure_ascii=False)}")
     return figures
+
+
+def _loop_lag(url: str) -> dict[str, float]:
+    """The service's own account of its event loop (onshi_event_loop_lag_seconds): share of 100 ms timer wake-ups
+    late by more than 10, 50 and 100 ms over the whole run."""
+    buckets: dict[float, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("onshi_event_loop_lag_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    total = buckets.get(float("inf"), 0.0)
+    if not total:
+        return {}
+    return {f"late_over_{int(limit * 1000)}ms_pct": round((total - buckets[limit]) / total * 100, 2)
+            for limit in (0.01, 0.05, 0.1)}
 
 
 def _timeline(path: Path) -> list[tuple[float, float, float, float]]:
@@ -372,6 +390,8 @@ def main() -> None:
     parser.add_argument("--paced-minutes", type=float, default=10.0)
     parser.add_argument("--batch-rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path, help="report and chart (default .onshi-data/bench/peak-<time>/)")
+    parser.add_argument("--phases", default="floor,small,large,audit,paced",
+                        help="which phases to run (the data of the skipped growth phases is then not loaded)")
     args = parser.parse_args()
     if args.quick:
         args.generator_cards, args.small_records, args.records, args.cards = 3000, 10_000, 100_000, 10_000
@@ -399,8 +419,9 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path) -> dict[str, 
     if not os.environ.get("REDIS_URL"):
         bench.markers["redis"] = redis_url.removeprefix("unix://")
     run = random.randrange(1000)
-    say(f"{os.cpu_count()} cores; floor first")
-    bench.results["floor"] = floor(bench)
+    phases = set(args.phases.split(","))
+    say(f"{os.cpu_count()} cores; phases {args.phases}")
+    bench.results["floor"] = floor(bench) if "floor" in phases else {"floor_cpu_ms": float("nan")}
     say(f"floor: {json.dumps(bench.results['floor'])}")
     # a plain pool: COPY sends jsonb as its JSON text (the service's pool decodes jsonb to Python objects)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -410,23 +431,28 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path) -> dict[str, 
         started = time.monotonic()
         await seed_small(bench, pool, run=run)
         say(f"seeded {args.small_records:,} records in {time.monotonic() - started:.0f} s")
-        by_data[f"records_{args.small_records}"] = saturation(bench, "small")
-        started = time.monotonic()
-        await grow(bench, pool, run=run)
-        say(f"grown in {time.monotonic() - started:.0f} s")
-        by_data[f"records_{args.records}"] = saturation(bench, "large")
-        started = time.monotonic()
-        await add_audit(bench, pool)
-        say(f"audit added in {time.monotonic() - started:.0f} s")
-        by_data[f"records_{args.records}_audit_{args.audit}"] = last = saturation(bench, "audit")
+        if "small" in phases:
+            by_data[f"records_{args.small_records}"] = saturation(bench, "small")
+        if {"large", "audit"} & phases:
+            started = time.monotonic()
+            await grow(bench, pool, run=run)
+            say(f"grown in {time.monotonic() - started:.0f} s")
+        if "large" in phases:
+            by_data[f"records_{args.records}"] = saturation(bench, "large")
+        if "audit" in phases:
+            started = time.monotonic()
+            await add_audit(bench, pool)
+            say(f"audit added in {time.monotonic() - started:.0f} s")
+            by_data[f"records_{args.records}_audit_{args.audit}"] = saturation(bench, "audit")
     finally:
         await pool.close()
-    paced_figures = paced(bench) if args.paced_minutes > 0 else {}
+    paced_figures = paced(bench) if "paced" in phases and args.paced_minutes > 0 else {}
     floor_ms = bench.results["floor"]["floor_cpu_ms"]
+    last = list(by_data.values())[-1] if by_data else {}
     return {
-        **{k: last[k] for k in ("verifications_per_s", "p50_ms", "p99_ms", "errors", "service_cpu_ms",
-                                "postgres_cpu_ms", "redis_cpu_ms", "generator_cpu_ms")},
-        "floor_cpu_ms": floor_ms, "ratio": round(last["service_cpu_ms"] / floor_ms, 2),
+        **{k: last.get(k) for k in ("verifications_per_s", "p50_ms", "p99_ms", "errors", "service_cpu_ms",
+                                    "postgres_cpu_ms", "redis_cpu_ms", "generator_cpu_ms")},
+        "floor_cpu_ms": floor_ms, "ratio": round(last["service_cpu_ms"] / floor_ms, 2) if last else None,
         "by_data": {k: {**v, "ratio": round(v["service_cpu_ms"] / floor_ms, 2)} for k, v in by_data.items()},
         "floor": bench.results["floor"], "paced": paced_figures,
         "machine": {"cores": os.cpu_count(), "workers": args.workers, "users": args.users},

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
+
+from service.core import metrics
 
 Connection = asyncpg.Connection
 
@@ -74,3 +79,75 @@ DB = Annotated[asyncpg.Connection, Depends(transaction, scope="function")]
 def record_to_dict(record: Any) -> dict[str, Any]:
     """An asyncpg Record as a plain dict."""
     return dict(record.items())
+
+
+# How far behind the primary a replica is, in seconds (0 when it has replayed everything it received).
+_REPLICA_LAG = (
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+    "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+
+class Reads:
+    """Where reads that may be a few seconds stale go: a streaming replica while it keeps up, else the primary.
+
+    Only reads that tolerate that staleness use it (records of a patient's history, the holder's access log):
+    authorisation (consents, certificate states) and every write stay on the primary. A task measures the
+    replica's lag every second; a replica more than `max_lag` seconds behind, or unreachable, is left aside until
+    it catches up (a read that fails in the second before that is a 503, as any outage).
+    """
+
+    def __init__(self, primary: asyncpg.Pool, replica: asyncpg.Pool | None = None, *, max_lag: float = 5.0) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.max_lag = max_lag
+        self.lag: float | None = None  # None: no replica, or not measured yet / unreachable
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def use_replica(self) -> bool:
+        """Whether reads go to the replica now."""
+        return self.replica is not None and self.lag is not None and self.lag <= self.max_lag
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for a stale-tolerant read."""
+        pool = self.replica if self.use_replica and self.replica is not None else self.primary
+        async with pool.acquire() as conn:
+            yield conn
+
+    def start(self) -> None:
+        """Begin measuring the replica's lag (nothing to do without one)."""
+        if self.replica is not None:
+            self._task = asyncio.create_task(self._watch(), name="replica-lag")
+
+    async def stop(self) -> None:
+        """Stop measuring."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def measure(self) -> float | None:
+        """The replica's lag now (None when it cannot be read)."""
+        assert self.replica is not None
+        try:
+            self.lag = float(await self.replica.fetchval(_REPLICA_LAG, timeout=2))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            self.lag = None
+        metrics.replica_lag.set(self.lag if self.lag is not None else -1)
+        return self.lag
+
+    async def _watch(self) -> None:
+        while True:
+            await self.measure()
+            await asyncio.sleep(1.0)
+
+
+async def _reads_dependency(request: Request) -> Reads:
+    reads: Reads = request.app.state.reads
+    return reads
+
+
+ReadsDep = Annotated[Reads, Depends(_reads_dependency)]

@@ -45,6 +45,15 @@ link_decisions = Counter(
 certificate_actions = Counter(
     "onshi_certificate_actions_total", "Authority actions on certificates.", ("action",), registry=registry,
 )
+event_loop_lag = Histogram(
+    "onshi_event_loop_lag_seconds", "How late the event loop woke a 100 ms timer: time every request waited for "
+    "code that held the loop (long tails start here).", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=registry,
+)
+replica_lag = Gauge(
+    "onshi_replica_lag_seconds", "How far the read replica is behind the primary (-1: none, or unreachable).",
+    registry=registry,
+)
 verifications = Counter(
     "onshi_verifications_total", "Reception checks by result.", ("result",), registry=registry,
 )

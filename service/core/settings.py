@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ONSHI_DATABASE_URL"))
+    database_replica_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_REPLICA_URL", "ONSHI_DATABASE_REPLICA_URL"))
+    replica_max_lag_seconds: float = 5.0  # a replica further behind is not read (the primary is)
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "ONSHI_REDIS_URL"))
     redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster
     redis_max_connections: int = 64  # per process (per node in a cluster); a burst beyond waits up to 5 s

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from service import __version__ as VERSION
 from service.accounts.auth import TerminalAuth, authenticate, authenticates
-from service.core.database import DB
+from service.core.database import DB, ReadsDep
 from service.core.deps import AuthorityDep, SettingsDep
 from service.core.errors import Forbidden, InvalidInput, OnshiError, UnsupportedMediaType
 from service.core.redis import get_redis
@@ -170,18 +170,22 @@ async def consents(request: Request, caller: Caller, conn: DB) -> Response:
 
 
 @router.get("/MedicationDispense", responses=_ERRORS)
-async def medication_dispenses(request: Request, caller: Caller, conn: DB, settings: SettingsDep) -> Response:
+async def medication_dispenses(
+    request: Request, caller: Caller, conn: DB, reads: ReadsDep, settings: SettingsDep
+) -> Response:
     """Medication of the past 3 years under a consent (`?consent=`), duplicate medication as DetectedIssue."""
-    entries = await fhir.medication_dispenses(conn, staff=_staff(caller), consent_id=_consent_param(request),
-                                              settings=settings)
+    entries = await fhir.medication_dispenses(conn, reads=reads, staff=_staff(caller),
+                                              consent_id=_consent_param(request), settings=settings)
     return _bundle(request, entries)
 
 
 @router.get("/Observation", responses=_ERRORS)
-async def checkup_observations(request: Request, caller: Caller, conn: DB, settings: SettingsDep) -> Response:
+async def checkup_observations(
+    request: Request, caller: Caller, conn: DB, reads: ReadsDep, settings: SettingsDep
+) -> Response:
     """Checkup results of the past 5 years under a consent (`?consent=`), with 特定健診 reference values."""
-    entries = await fhir.checkup_observations(conn, staff=_staff(caller), consent_id=_consent_param(request),
-                                              settings=settings)
+    entries = await fhir.checkup_observations(conn, reads=reads, staff=_staff(caller),
+                                               consent_id=_consent_param(request), settings=settings)
     return _bundle(request, entries)
 
 
@@ -205,11 +209,13 @@ async def _card_proof(request: Request) -> CardProof:
 
 @router.post("/AuditEvent/_search", responses=_ERRORS)
 async def access_log(
-    request: Request, terminal: TerminalAuth, conn: DB, challenges: ChallengesDep, authority: AuthorityDep
+    request: Request, terminal: TerminalAuth, conn: DB, reads: ReadsDep, challenges: ChallengesDep,
+    authority: AuthorityDep,
 ) -> Response:
     """The holder's access log: the card signs a challenge of purpose access_log (as POST /v1/me/access-log)."""
     proof = await _card_proof(request)
-    entries = await fhir.access_events(conn, challenges, authority=authority, terminal=terminal, proof=proof)
+    entries = await fhir.access_events(conn, challenges, reads=reads, authority=authority, terminal=terminal,
+                                       proof=proof)
     return _bundle(request, entries)
 
 

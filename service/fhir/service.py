@@ -21,6 +21,7 @@ from service.authority.ca import CertificateAuthority
 from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
+from service.core.database import Reads
 from service.core.security import Principal
 from service.core.settings import Settings
 from service.fhir import mapping
@@ -100,21 +101,22 @@ async def one_consent(conn: asyncpg.Connection, *, staff: StaffSession, consent_
 
 
 async def _records(
-    conn: asyncpg.Connection, *, staff: StaffSession, consent_id: UUID, category: str, settings: Settings
+    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, category: str,
+    settings: Settings,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records of a category through the viewer's checks (and access log), with the patient they are of."""
-    found = await viewer.view(conn, staff=staff, consent_id=consent_id, category=category,
+    found = await viewer.view(conn, reads=reads, staff=staff, consent_id=consent_id, category=category,
                               pharmacy_checkups=settings.checkup_at_pharmacies)
     person = (await viewer.consented_patients(conn, staff=staff, consent_id=consent_id))[0]
     return found.records, person
 
 
 async def medication_dispenses(
-    conn: asyncpg.Connection, *, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Dispensings of the past 3 years, duplicate medication as DetectedIssue, and the Patient."""
-    records, person = await _records(conn, staff=staff, consent_id=consent_id, category="medication",
-                                     settings=settings)
+    records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
+                                     category="medication", settings=settings)
     subject = mapping.subject_of(consent_id)
     entries = [mapping.Entry(mapping.medication_dispense(r, subject=subject)) for r in records]
     entries += [mapping.Entry(mapping.duplicate_issue(pair, records, subject=subject), mode="include")
@@ -123,11 +125,11 @@ async def medication_dispenses(
 
 
 async def checkup_observations(
-    conn: asyncpg.Connection, *, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Checkup values of the past 5 years with their 特定健診 reference values and flags, and the Patient."""
-    records, person = await _records(conn, staff=staff, consent_id=consent_id, category="checkup",
-                                     settings=settings)
+    records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
+                                     category="checkup", settings=settings)
     subject = mapping.subject_of(consent_id)
     entries = [mapping.Entry(o) for r in records for o in mapping.observations(r, subject=subject,
                                                                                 sex=person.get("sex"))]
@@ -135,9 +137,10 @@ async def checkup_observations(
 
 
 async def access_events(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
-    proof: CardProof,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    terminal: Principal, proof: CardProof,
 ) -> Sequence[mapping.Entry]:
     """The holder's access log (their own card proof, as POST /v1/me/access-log) as AuditEvents."""
-    log = await verification.access_log(conn, challenges, authority=authority, terminal=terminal, proof=proof)
+    log = await verification.access_log(conn, challenges, reads=reads, authority=authority, terminal=terminal,
+                                        proof=proof)
     return [mapping.Entry(mapping.audit_event(entry.model_dump())) for entry in log.entries]

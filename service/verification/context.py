@@ -1,4 +1,4 @@
-"""What a terminal's request needs, resolved once: the terminal that asks, and the service's pool, challenge store
+"""What a terminal's request needs, resolved once: the terminal that asks, and the service's pools, challenge store
 and authority. One dependency instead of four: FastAPI spends about as much resolving a dependency as it does on a
 small request, and the challenge and the check are the hot path (docs/scaling.md).
 """
@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from service.accounts.auth import authenticate_as, authenticates
 from service.authority.ca import CertificateAuthority
+from service.core.database import Reads
 from service.core.security import Principal
 from service.verification.challenges import ChallengeStore
 
@@ -25,6 +26,7 @@ class Reception:
     pool: asyncpg.Pool
     challenges: ChallengeStore
     authority: CertificateAuthority
+    reads: Reads
 
 
 @authenticates
@@ -32,7 +34,8 @@ async def reception(request: Request) -> Reception:
     """The calling terminal (401/403 otherwise) with the app's pool, challenges and authority."""
     terminal = await authenticate_as(request, "terminal")
     state = request.app.state
-    return Reception(terminal=terminal, pool=state.pool, challenges=state.challenges, authority=state.authority)
+    return Reception(terminal=terminal, pool=state.pool, challenges=state.challenges, authority=state.authority,
+                     reads=state.reads)
 
 
 ReceptionDep = Annotated[Reception, Depends(reception)]

@@ -56,5 +56,6 @@ async def unlink(body: CardProof, desk: ReceptionDep, conn: DB) -> UnlinkOut:
 @router.post("/me/access-log", responses=_PROOF_ERRORS)
 async def access_log(body: CardProof, desk: ReceptionDep, conn: DB) -> AccessLogOut:
     """Who viewed the holder's data (the holder's own card proves the request)."""
-    return await service.access_log(conn, desk.challenges, authority=desk.authority, terminal=desk.terminal,
+    return await service.access_log(conn, desk.challenges, reads=desk.reads, authority=desk.authority,
+                                    terminal=desk.terminal,
                                     proof=body)

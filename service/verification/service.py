@@ -17,6 +17,7 @@ from service.audit import service as audit
 from service.authority.ca import CertificateAuthority, load_certificate, verify_card_signature, verify_issued_by
 from service.core import metrics
 from service.core.clock import clock
+from service.core.database import Reads
 from service.core.ids import uuid7
 from service.core.security import Principal
 from service.linking import service as linking
@@ -198,14 +199,17 @@ async def unregister(
 
 
 async def access_log(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
-    proof: CardProof,
+    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    terminal: Principal, proof: CardProof,
 ) -> AccessLogOut:
-    """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial)."""
+    """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial).
+
+    The log itself may come from a replica: a view made in the last seconds (its lag) may not be listed yet."""
     card = await prove_card(conn, challenges, authority=authority, terminal=terminal, proof=proof,
                             purpose="access_log")
     _require(card, ("valid", "expired_grace", "expired"), "read the access log")
-    rows = await repo.access_log(conn, card.state.holder_id)
+    async with reads.connection() as log:
+        rows = await repo.access_log(log, card.state.holder_id)
     await audit.record(conn, action="access_log_read", actor=terminal.actor,
                        subject={"serial": card.state.serial, "entries": len(rows)})
     return AccessLogOut(entries=[

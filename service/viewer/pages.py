@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader
 from service.consent import policy
 from service.consent.errors import ConsentGone, ConsentNotFound
 from service.core.clock import clock
-from service.core.database import DB
+from service.core.database import DB, Reads, ReadsDep
 from service.core.deps import SettingsDep
 from service.core.errors import RateLimited, ServiceBusy
 from service.core.middleware import note_principal
@@ -229,11 +229,12 @@ def _not_viewable(staff: sessions.StaffSession, category: str) -> str:
 
 
 async def _section(
-    conn: asyncpg.Connection, staff: sessions.StaffSession, consent_id: UUID, category: str, settings: Settings
+    conn: asyncpg.Connection, reads: Reads, staff: sessions.StaffSession, consent_id: UUID, category: str,
+    settings: Settings,
 ) -> Section:
     """One category through the service's checks (and its access log); consent errors propagate."""
     try:
-        found = await service.view(conn, staff=staff, consent_id=consent_id, category=category,
+        found = await service.view(conn, reads=reads, staff=staff, consent_id=consent_id, category=category,
                                    pharmacy_checkups=settings.checkup_at_pharmacies)
     except CategoryNotConsented:
         return Section(category, reason=f"患者さんは{show.category_label(category)}の閲覧に同意していません。")
@@ -328,7 +329,7 @@ def _as_uuid(text: str) -> UUID | None:
 
 
 @router.get("/consents/{consent_id}")
-async def patient(consent_id: str, request: Request, conn: DB, settings: SettingsDep) -> Response:
+async def patient(consent_id: str, request: Request, conn: DB, reads: ReadsDep, settings: SettingsDep) -> Response:
     """A consented patient's medication and checkup history, each category checked and logged."""
     staff = await _session(request)
     if staff is None:
@@ -337,7 +338,8 @@ async def patient(consent_id: str, request: Request, conn: DB, settings: Setting
     if consent is None:
         return _consent_not_found(request, staff)
     try:
-        sections = [await _section(conn, staff, consent, category, settings) for category in policy.CATEGORIES]
+        sections = [await _section(conn, reads, staff, consent, category, settings)
+                    for category in policy.CATEGORIES]
     except ConsentNotFound:
         return _consent_not_found(request, staff)
     except ConsentGone:

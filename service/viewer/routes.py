@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 
-from service.core.database import DB
+from service.core.database import DB, Reads, ReadsDep
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
 from service.core.ratelimit import Rate
@@ -72,20 +72,24 @@ async def consents(conn: DB, staff: sessions.StaffAuth) -> list[ConsentedPatient
     return [ConsentedPatient(**p) for p in await service.consented_patients(conn, staff=staff)]
 
 
-async def _records(conn: DB, staff: sessions.StaffSession, consent_id: UUID, category: str,
+async def _records(conn: DB, reads: Reads, staff: sessions.StaffSession, consent_id: UUID, category: str,
                    settings: Settings) -> RecordsOut:
-    found = await service.view(conn, staff=staff, consent_id=consent_id, category=category,
+    found = await service.view(conn, reads=reads, staff=staff, consent_id=consent_id, category=category,
                                pharmacy_checkups=settings.checkup_at_pharmacies)
     return RecordsOut(category=category, since=found.since.isoformat(), records=jsonable_encoder(found.records))
 
 
 @router.get("/viewer/consents/{consent_id}/medications", responses=error_responses(401, 403, 404, 410))
-async def medications(consent_id: UUID, conn: DB, staff: sessions.StaffAuth, settings: SettingsDep) -> RecordsOut:
+async def medications(
+    consent_id: UUID, conn: DB, reads: ReadsDep, staff: sessions.StaffAuth, settings: SettingsDep
+) -> RecordsOut:
     """Dispensed medication of the past 3 years (薬剤情報)."""
-    return await _records(conn, staff, consent_id, "medication", settings)
+    return await _records(conn, reads, staff, consent_id, "medication", settings)
 
 
 @router.get("/viewer/consents/{consent_id}/checkups", responses=error_responses(401, 403, 404, 410))
-async def checkups(consent_id: UUID, conn: DB, staff: sessions.StaffAuth, settings: SettingsDep) -> RecordsOut:
+async def checkups(
+    consent_id: UUID, conn: DB, reads: ReadsDep, staff: sessions.StaffAuth, settings: SettingsDep
+) -> RecordsOut:
     """Specific health checkup results of the past 5 years (特定健診)."""
-    return await _records(conn, staff, consent_id, "checkup", settings)
+    return await _records(conn, reads, staff, consent_id, "checkup", settings)

@@ -20,6 +20,7 @@ from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
 from service.core import ratelimit
 from service.core.clock import clock
+from service.core.database import Reads
 from service.core.ratelimit import Rate
 from service.core.redis import RedisClient
 from service.core.security import PasswordChecker
@@ -129,12 +130,16 @@ def years_before(day: date, years: int) -> date:
 async def view(
     conn: asyncpg.Connection,
     *,
+    reads: Reads,
     staff: sessions.StaffSession,
     consent_id: UUID,
     category: str,
     pharmacy_checkups: bool,
 ) -> Records:
-    """A consented patient's medication (3 years) or checkup (5 years) history; the view is logged."""
+    """A consented patient's medication (3 years) or checkup (5 years) history; the view is logged.
+
+    The consent, the card's state and the log are read and written on the primary (`conn`); the history itself
+    may come from a replica (`reads`)."""
     consent = await consents.get(conn, consent_id)
     if consent is None or consent.facility_code != staff.facility_code:
         raise ConsentNotFound(f"no consent {consent_id} at this facility")
@@ -154,7 +159,10 @@ async def view(
     since = years_before(clock.today_jst(), policy.RETENTION_YEARS[category])
     insured = [InsuredNumber(**dict(r.items())) for r in await repo.insured_numbers(conn, consent.holder_id)]
     reader = medications_for if category == "medication" else checkups_for
-    records = await reader(conn, insured=insured, since=since) if insured else []
+    records = []
+    if insured:  # history changes only with batches: a replica's few seconds of lag are harmless here
+        async with reads.connection() as history:
+            records = await reader(history, insured=insured, since=since)
     now = clock.now()
     await repo.log_access(
         conn,
