@@ -11,6 +11,8 @@ dependencies): it fetches uv itself from PyPI with pip into `.tools/uv/` (once),
     python dev.py run ARGS  run `python ARGS` in the virtual environment, in the current directory
                             (e.g. `python dev.py run -m service.admin --help`)
     python dev.py uv ARGS   run the pinned uv (e.g. `python dev.py uv lock` after changing pyproject.toml)
+    python dev.py cluster   run Onshi as a cluster on loopback ports (HAProxy, 2+ instances, PostgreSQL primary and
+                            replica, Redis Cluster 3+3) until Ctrl-C: cluster/ (installs haproxy with apt-get)
     python dev.py image     build the production image (Debian base by debootstrap) and check it against this
                             machine's PostgreSQL and Redis: docker/image.py (needs root and dockerd)
 """
@@ -36,6 +38,7 @@ SYNC = ("sync", "--locked", "--all-extras", "--group", "dev")
 MODELS = VENV / "share" / "facematch" / "models"
 MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
+CLUSTER_PACKAGES = ("haproxy",)
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -131,17 +134,26 @@ def _link_checkout() -> None:
     (Path(site) / "onshi-checkout.pth").write_text(str(ROOT) + "\n")
 
 
-def ensure_browser() -> None:
-    """Install Debian's chromium and CJK fonts for the browser tests when they are missing."""
-    if Path("/usr/bin/chromium").exists():
+def ensure_debian_packages(packages: tuple[str, ...], *, present: str, why: str) -> None:
+    """Install Debian packages with apt-get when `present` (a file they install) is missing."""
+    if Path(present).exists():
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("The browser tests need /usr/bin/chromium: apt-get install chromium fonts-noto-cjk")
-    _say("installing chromium and fonts-noto-cjk with apt-get (browser tests)")
+        sys.exit(f"{why} need {present}: apt-get install {' '.join(packages)}")
+    _say(f"installing {', '.join(packages)} with apt-get ({why})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-q", *BROWSER_PACKAGES], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def ensure_browser() -> None:
+    """Debian's chromium and CJK fonts for the browser tests."""
+    ensure_debian_packages(BROWSER_PACKAGES, present="/usr/bin/chromium", why="the browser tests")
+
+
+def ensure_haproxy() -> None:
+    """Debian's HAProxy for the cluster and its tests."""
+    ensure_debian_packages(CLUSTER_PACKAGES, present="/usr/sbin/haproxy", why="the cluster and its tests")
 
 
 def _run(python: Path, *args: str, cwd: Path = ROOT) -> int:
@@ -159,7 +171,7 @@ def lint(python: Path) -> int:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
-    if command not in {"demo", "test", "lint", "run", "uv", "image"}:
+    if command not in {"demo", "test", "lint", "run", "uv", "image", "cluster"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2
     if command == "uv":
@@ -173,7 +185,11 @@ def main(argv: list[str]) -> int:
         return lint(python)
     if command == "run":
         return _run(python, *argv[1:], cwd=Path.cwd())
+    if command == "cluster":
+        ensure_haproxy()
+        return _run(python, "-m", "cluster", *argv[1:])
     ensure_browser()
+    ensure_haproxy()
     if (code := lint(python)) != 0:
         return code
     _say("running pytest")
