@@ -28,6 +28,7 @@ import csv
 import json
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -42,6 +43,7 @@ import httpx
 
 from benchmarks import harness, population
 from benchmarks.population import say
+from cluster import Cluster
 from loadtests import fixture_file, fixtures
 from loadtests.batch_rows import batch_csv
 from service.accounts import service as accounts
@@ -71,12 +73,15 @@ class Bench:
     fixture: Path
     document: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
+    cluster: Cluster | None = None
 
 
 def _per_verification(run: harness.Run, rate: float) -> dict[str, float]:
-    return {name: round(run.cores[group] / rate * 1000, 3) if rate else float("nan") for name, group in (
-        ("service_cpu_ms", "service"), ("postgres_cpu_ms", "postgres"), ("redis_cpu_ms", "redis"),
-        ("generator_cpu_ms", "load generator"))}
+    groups = [("service_cpu_ms", "service"), ("postgres_cpu_ms", "postgres"), ("redis_cpu_ms", "redis"),
+              ("generator_cpu_ms", "load generator")]
+    if "balancer" in run.cores:
+        groups.append(("balancer_cpu_ms", "balancer"))
+    return {name: round(run.cores[group] / rate * 1000, 3) if rate else float("nan") for name, group in groups}
 
 
 def floor(bench: Bench) -> dict[str, float]:
@@ -96,18 +101,41 @@ def floor(bench: Bench) -> dict[str, float]:
             "generator_cpu_ms": round(run.cores["load generator"] / pairs * 1000, 4), "errors": run.errors()}
 
 
-def start_service(bench: Bench) -> tuple[Any, str]:
-    """Onshi with uvicorn on a free port: (process, base URL)."""
+@dataclass
+class Serving:
+    """Onshi serving the load: one uvicorn started for a phase, or the cluster's balancer and instances."""
+
+    url: str
+    roots: dict[str, tuple[int, ...]]
+    process: Any = None
+
+    def groups(self, bench: Bench, **more: tuple[int, ...]) -> harness.Groups:
+        """The process groups whose CPU is counted (the load generator's given in `more`)."""
+        return harness.Groups(roots={**self.roots, **more}, markers=bench.markers)
+
+    def stop(self) -> None:
+        """Stop what this phase started (a cluster stays up for the next phase)."""
+        if self.process is not None:
+            harness.stop(self.process)
+
+
+def start_service(bench: Bench) -> Serving:
+    """Onshi with uvicorn on a free port, or the running cluster."""
+    if bench.cluster is not None:
+        pids = bench.cluster.pids()
+        return Serving(url=bench.cluster.url, roots={"service": tuple(pids["service"]),
+                                                     "redis": tuple(pids["redis"]),
+                                                     "balancer": tuple(pids["balancer"])})
     port = harness.free_port()
     server = harness.start_uvicorn("service.app:create_app", factory=True, port=port, workers=bench.args.workers,
                                    env=bench.env, ready_path="/readyz", log=bench.results["out"] / "service.log")
-    return server, f"http://127.0.0.1:{port}"
+    return Serving(url=f"http://127.0.0.1:{port}", roots={"service": (server.pid,)}, process=server)
 
 
 def saturation(bench: Bench, label: str) -> dict[str, Any]:
     """Onshi at saturation: verifications/s, latencies and CPU per verification by process group."""
-    server, url = start_service(bench)
-    run_env = {**bench.env, "ONSHI_URL": url, "ONSHI_LOADTEST_FIXTURE": str(bench.fixture),
+    serving = start_service(bench)
+    run_env = {**bench.env, "ONSHI_URL": serving.url, "ONSHI_LOADTEST_FIXTURE": str(bench.fixture),
                "ONSHI_LOADTEST_WAIT_MIN": "0", "ONSHI_LOADTEST_WAIT_MAX": "0"}
     reception = ("ReceptionTerminal",)
     try:
@@ -117,9 +145,9 @@ def saturation(bench: Bench, label: str) -> dict[str, Any]:
             warm.wait(timeout=bench.args.warm_up + 60)
         run = harness.measured_run(locustfile=LOCUSTFILE, users=bench.args.users, duration=bench.args.duration,
                                    out=bench.work / label, env=run_env, classes=reception,
-                                   groups=harness.Groups(roots={"service": (server.pid,)}, markers=bench.markers))
+                                   groups=serving.groups(bench))
     finally:
-        harness.stop(server)
+        serving.stop()
     rate = run.rate(VERIFY)
     figures: dict[str, Any] = {
         "verifications_per_s": round(rate, 1),
@@ -246,7 +274,8 @@ def _upload_batch(url: str, bench: Bench, *, rows: int, into: dict[str, Any]) ->
 def paced(bench: Bench) -> dict[str, Any]:
     """Paced verifications with consents, viewers and a large batch halfway; latency over time and memory."""
     args = bench.args
-    server, url = start_service(bench)
+    serving = start_service(bench)
+    url = serving.url
     seconds = int(args.paced_minutes * 60)
     users = max(1, round(args.paced_rate / 1.25))  # each terminal user checks a patient every 0.8 s
     viewers = len(bench.document.get("staff", []))
@@ -264,8 +293,7 @@ def paced(bench: Bench) -> dict[str, Any]:
         generator = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=seconds,
                                          out=bench.work / "paced", env=run_env, full_history=True,
                                          classes=classes)
-        groups = harness.Groups(roots={"service": (server.pid,), "load generator": (generator.pid,)},
-                                markers=bench.markers)
+        groups = serving.groups(bench, **{"load generator": (generator.pid,)})
         sampler = threading.Thread(target=_sample_memory, args=(groups, stop, memory), daemon=True)
         sampler.start()
         before, t0 = groups.sample(), time.monotonic()
@@ -278,10 +306,10 @@ def paced(bench: Bench) -> dict[str, Any]:
         after, t1 = groups.sample(), time.monotonic()
         if args.batch_rows:
             uploader.join(timeout=900)
-        lag = _loop_lag(url)
+        lag = _loop_lag(url) if bench.cluster is None else {}
     finally:
         stop.set()
-        harness.stop(server)
+        serving.stop()
     rows = harness.locust_rows(bench.work / "paced")
     run = harness.Run(rows=rows, cores=harness.cores(before, after, t1 - t0), seconds=t1 - t0,
                       failures=harness.locust_failures(bench.work / "paced"))
@@ -390,34 +418,46 @@ def main() -> None:
     parser.add_argument("--paced-minutes", type=float, default=10.0)
     parser.add_argument("--batch-rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path, help="report and chart (default .onshi-data/bench/peak-<time>/)")
+    parser.add_argument("--cluster", type=int, default=0, metavar="INSTANCES",
+                        help="run Onshi as the loopback cluster (cluster/) with this many instances behind HAProxy")
     parser.add_argument("--phases", default="floor,small,large,audit,paced",
                         help="which phases to run (the data of the skipped growth phases is then not loaded)")
+    if "--quick" in sys.argv:  # smaller defaults; options given explicitly still win
+        parser.set_defaults(generator_cards=3000, small_records=10_000, records=100_000, cards=10_000,
+                            audit=1_000_000, paced_minutes=2.0, batch_rows=20_000, duration=20)
     args = parser.parse_args()
-    if args.quick:
-        args.generator_cards, args.small_records, args.records, args.cards = 3000, 10_000, 100_000, 10_000
-        args.audit, args.paced_minutes, args.batch_rows, args.duration = 1_000_000, 2.0, 20_000, 20
     out = args.out or harness.ROOT / ".onshi-data" / "bench" / time.strftime("peak-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     configure_logging(level="WARNING")
     with tempfile.TemporaryDirectory(prefix="onshi-peak-") as tmp:
-        result = asyncio.run(_phases(args, Path(tmp), out))
+        if args.cluster:
+            with Cluster(root=Path(tmp) / "cluster", instances=args.cluster) as cluster:
+                result = asyncio.run(_phases(args, Path(tmp), out, cluster=cluster))
+        else:
+            result = asyncio.run(_phases(args, Path(tmp), out))
     (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
     say(f"report: {out / 'report.json'}")
     print(json.dumps(result, ensure_ascii=False))
 
 
-async def _phases(args: argparse.Namespace, work: Path, out: Path) -> dict[str, Any]:
-    database_url = os.environ.get("DATABASE_URL") or start_postgres(work)
-    redis_url = os.environ.get("REDIS_URL") or start_redis(work)
+async def _phases(args: argparse.Namespace, work: Path, out: Path, *, cluster: Cluster | None = None) -> dict[str, Any]:
+    if cluster is not None:
+        database_url, redis_url, data_dir = cluster.database_url, cluster.redis_url, cluster.root / "onshi"
+        env = {**cluster.service_env(), "ONSHI_LOG_LEVEL": "WARNING"}
+        markers = {"postgres": f"-D {cluster.root}/pg-"}
+    else:
+        database_url = os.environ.get("DATABASE_URL") or start_postgres(work)
+        redis_url = os.environ.get("REDIS_URL") or start_redis(work)
+        data_dir = work
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "ONSHI_DATA_DIR": str(work),
+               "ONSHI_LOG_LEVEL": "WARNING", "ONSHI_ACCESS_LOG": "true"}
+        markers = {} if os.environ.get("DATABASE_URL") else {"postgres": f"-D {(work / 'postgres').resolve()}"}
+        if not os.environ.get("REDIS_URL"):
+            markers["redis"] = redis_url.removeprefix("unix://")
     apply_migrations(database_url)
-    settings = Settings(database_url=database_url, redis_url=redis_url, data_dir=work)
-    bench = Bench(args=args, work=work, settings=settings, fixture=work / "fixture.json",
-                  env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                       "ONSHI_DATA_DIR": str(work), "ONSHI_LOG_LEVEL": "WARNING", "ONSHI_ACCESS_LOG": "true"},
-                  markers={} if os.environ.get("DATABASE_URL") else {"postgres": f"-D {(work / 'postgres').resolve()}"},
-                  results={"out": out})
-    if not os.environ.get("REDIS_URL"):
-        bench.markers["redis"] = redis_url.removeprefix("unix://")
+    settings = Settings(database_url=database_url, redis_url=redis_url, data_dir=data_dir)
+    bench = Bench(args=args, work=work, settings=settings, fixture=work / "fixture.json", env=env, markers=markers,
+                  results={"out": out}, cluster=cluster)
     run = random.randrange(1000)
     phases = set(args.phases.split(","))
     say(f"{os.cpu_count()} cores; phases {args.phases}")
@@ -455,7 +495,8 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path) -> dict[str, 
         "floor_cpu_ms": floor_ms, "ratio": round(last["service_cpu_ms"] / floor_ms, 2) if last else None,
         "by_data": {k: {**v, "ratio": round(v["service_cpu_ms"] / floor_ms, 2)} for k, v in by_data.items()},
         "floor": bench.results["floor"], "paced": paced_figures,
-        "machine": {"cores": os.cpu_count(), "workers": args.workers, "users": args.users},
+        "machine": {"cores": os.cpu_count(), "workers": args.workers, "users": args.users,
+                    "cluster_instances": args.cluster},
     }
 
 
