@@ -169,6 +169,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.core.health import router as health_router
     from service.fhir.routes import router as fhir_router
     from service.linking.routes import router as linking_router
+    from service.portal.routes import router as portal_router
     from service.records.routes import router as records_router
     from service.verification.routes import router as verification_router
     from service.viewer.pages import router as viewer_pages
@@ -176,5 +177,6 @@ def _include_routers(app: FastAPI) -> None:
 
     # Routes are matched in this order: the reception terminal's (the hot path, docs/scaling.md) come first.
     for router in (verification_router, consent_router, health_router, authority_router, batches_router,
-                   linking_router, records_router, viewer_router, viewer_pages, fhir_router, docs_router):
+                   linking_router, records_router, viewer_router, viewer_pages, fhir_router, docs_router,
+                   portal_router):
         app.include_router(router)

@@ -17,6 +17,10 @@ SCHEMES: dict[str, dict[str, Any]] = {
         "type": "apiKey", "in": "cookie", "name": "onshi_session",
         "description": "Set by POST /v1/staff/login (HttpOnly: the browser sends it by itself once logged in)",
     },
+    "PortalSession": {
+        "type": "http", "scheme": "bearer",
+        "description": "A holder's portal session (onh_…), from POST /v1/portal/sessions (kept by the card agent)",
+    },
     "CsrfToken": {
         "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
         "description": "The csrf_token of the login answer, on state-changing staff requests",
@@ -29,6 +33,7 @@ _BY_TAG: dict[str, list[dict[str, list[str]]]] = {
     "authority": [{"OperatorToken": []}],
     "viewer": [{"StaffSession": []}],
     "fhir": [{"StaffSession": []}, {"TerminalToken": []}],
+    "portal": [{"PortalSession": []}],
 }
 _PROOF = {"challenge_id": "3f1c…(from POST /v1/challenges)", "certificate": "MIIC…(base64 DER)",
           "signature": "kX9…(base64 RSA PKCS#1 v1.5 SHA-256 over the nonce bytes)"}
@@ -42,12 +47,12 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("/v1/staff/login", "post"): {"login": "clinic-doctor", "password": "onshi-demo-pass"},
     ("/v1/authority/certificates/{serial}/{action}", "post"): {"reason": "certificateHold"},
 }
-_PUBLIC = {"/v1/staff/login"}
+_PUBLIC = {("/v1/staff/login", "post"), ("/v1/portal/challenges", "post"), ("/v1/portal/sessions", "post")}
 _CSRF = {("/v1/staff/logout", "post")}
 
 
 def _secure(path: str, method: str, operation: dict[str, Any]) -> None:
-    if path in _PUBLIC:
+    if (path, method) in _PUBLIC:
         operation["security"] = []
         return
     for tag in operation.get("tags", []):

@@ -34,7 +34,8 @@ def test_the_vendored_redoc_is_the_documented_file() -> None:
 async def test_openapi_has_security_schemes_and_examples(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert set(spec["components"]["securitySchemes"]) == {
-        "TerminalToken", "InsurerToken", "OperatorToken", "ClaimsToken", "StaffSession", "CsrfToken"}
+        "TerminalToken", "InsurerToken", "OperatorToken", "ClaimsToken", "StaffSession", "CsrfToken",
+        "PortalSession"}
     paths = spec["paths"]
     assert paths["/v1/verifications"]["post"]["security"] == [{"TerminalToken": []}]
     assert paths["/v1/insurers/{insurer_number}/eligibility-batches"]["post"]["security"] == [{"InsurerToken": []}]
@@ -43,6 +44,9 @@ async def test_openapi_has_security_schemes_and_examples(client: httpx.AsyncClie
     assert paths["/v1/viewer/consents"]["get"]["security"] == [{"StaffSession": []}]
     assert paths["/v1/staff/logout"]["post"]["security"] == [{"StaffSession": [], "CsrfToken": []}]
     assert paths["/v1/staff/login"]["post"]["security"] == []
+    assert paths["/v1/portal/sessions"]["post"]["security"] == []
+    assert paths["/v1/portal/sessions"]["delete"]["security"] == [{"PortalSession": []}]
+    assert paths["/v1/portal/consents"]["get"]["security"] == [{"PortalSession": []}]
     body = paths["/v1/verifications"]["post"]["requestBody"]["content"]["application/json"]
     assert body["example"]["presence"] == {"method": "pin"}
 

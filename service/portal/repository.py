@@ -1,0 +1,30 @@
+"""All SQL of the portal: the holder's eligibility records (all, with insurer names) and consents (all states)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+HISTORY_LIMIT = 50  # a holder has a handful of records and consents; the cap only bounds a pathological case
+
+
+async def eligibility_history(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+    """The current version of every record linked to the holder (ended ones too), newest coverage first."""
+    return list(await conn.fetch(
+        "SELECT r.insurer_number, i.name AS insurer_name, r.symbol, r.number, r.branch, r.holder_kind, "
+        "  r.qualified_on, r.disqualified_on, r.copay_ratio, r.limit_category "
+        "FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
+        "  AND r.record_id = l.record_id AND r.is_current "
+        "JOIN insurers i ON i.number = r.insurer_number "
+        "WHERE l.holder_id = $1 AND l.unlinked_at IS NULL ORDER BY r.qualified_on DESC LIMIT $2",
+        holder_id, HISTORY_LIMIT,
+    ))
+
+
+async def consents(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+    """The holder's consents with the facility's name, newest first (refusals, with no category, left out)."""
+    return list(await conn.fetch(
+        "SELECT c.id, c.facility_code, f.name AS facility_name, c.categories, c.given_at, c.expires_at, "
+        "  c.withdrawn_at FROM consents c JOIN facilities f ON f.code = c.facility_code "
+        "WHERE c.holder_id = $1 AND cardinality(c.categories) > 0 ORDER BY c.given_at DESC LIMIT $2",
+        holder_id, HISTORY_LIMIT,
+    ))
