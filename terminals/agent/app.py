@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from terminals.agent import face as face_api
 from terminals.agent import kiosk as kiosk_api
 from terminals.agent import portal as portal_api
 from terminals.agent.errors import AgentError, agent_error, invalid_input
@@ -63,11 +64,15 @@ def _page(app: FastAPI, name: str) -> None:
         return RedirectResponse(f"/{name}/")
 
 
-def kiosk_app(kiosk: kiosk_api.Kiosk, *, port: int, reset_seconds: int = 8) -> FastAPI:
+def kiosk_app(
+    kiosk: kiosk_api.Kiosk, *, port: int, reset_seconds: int = 8, face: face_api.FaceDesk | None = None
+) -> FastAPI:
     """The reception kiosk on `port`."""
     app = _base(port)
     app.state.kiosk = kiosk
+    app.state.face = face or face_api.FaceDesk()
     app.include_router(kiosk_api.router)
+    app.include_router(face_api.router)
 
     @app.get("/api/kiosk/settings")
     def settings() -> dict[str, object]:

@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from terminals.agent.app import kiosk_app, portal_app
+from terminals.agent.face import FaceDesk
 from terminals.agent.kiosk import ASKED, Kiosk
 from terminals.agent.portal import Portal
 from terminals.agent.reader import DemoReader
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what consent is asked for (a pharmacy: medication only)")
     kiosk.add_argument("--checkup-at-pharmacies", action="store_true",
                        help="as the service's ONSHI_CHECKUP_AT_PHARMACIES: pharmacies ask about checkups too")
+    kiosk.add_argument("--no-face", dest="face", action="store_false", help="do not offer the face check")
+    kiosk.add_argument("--face-demo-seed", type=int, default=None,
+                       help="DEMO/TEST ONLY: every face challenge drawn from this seed, so a video made for it "
+                            "answers it (docs/kiosk.md); never in real use")
     kiosk.add_argument("--reset-seconds", type=int, default=8, help="back to the idle screen after this long")
     kiosk.add_argument("--port", type=int, default=8765)
     portal = modes.add_parser("portal", help="the holder portal (マイナポータルの役割)")
@@ -50,8 +55,12 @@ def build(args: argparse.Namespace, *, transport: httpx.BaseTransport | None = N
             raise SystemExit("no terminal token: pass --token or set ONSHI_TERMINAL_TOKEN")
         client = ReceptionClient(make_client(args.url, args.token, transport=transport), retry=KIOSK_RETRY)
         kiosk = Kiosk(client=client, reader=DemoReader(args.cards), facility_type=args.facility_type,
-                      checkup_at_pharmacies=args.checkup_at_pharmacies)
-        return kiosk_app(kiosk, port=args.port, reset_seconds=args.reset_seconds)
+                      checkup_at_pharmacies=args.checkup_at_pharmacies, face=args.face)
+        if args.face_demo_seed is not None:
+            print(f"WARNING: --face-demo-seed {args.face_demo_seed}: every face challenge is the same (demo/test "
+                  "only: a prepared video passes it)", flush=True)
+        return kiosk_app(kiosk, port=args.port, reset_seconds=args.reset_seconds,
+                         face=FaceDesk(demo_seed=args.face_demo_seed))
     http = httpx.Client(base_url=args.url, timeout=httpx.Timeout(10.0, connect=3.0), transport=transport,
                         headers={"User-Agent": "onshi-card-agent/1"})
     return portal_app(Portal(http=http, card_path=args.card), port=args.port)

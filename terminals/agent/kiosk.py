@@ -9,7 +9,7 @@ and is dropped by `reset` (a new card, or the page going back to its idle screen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -72,6 +72,7 @@ class KioskVisit:
     card: VirtualCard
     presence: Presence | None = None
     result: VisitResult | None = field(default=None, repr=False)
+    face: Any = field(default=None, repr=False)  # terminals.agent.face.FaceAttempt: the card photo, the session
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Kiosk:
     reader: reader.DemoReader
     facility_type: FacilityType = "clinic"
     checkup_at_pharmacies: bool = False
+    face: bool = True  # offer the face check to cards with a photo
     visit: KioskVisit | None = None
 
     def asked(self) -> list[str]:
@@ -131,7 +133,8 @@ def _kiosk(request: Request) -> Kiosk:
     return kiosk
 
 
-def _verify(kiosk: Kiosk, visit: KioskVisit, presence: Presence) -> dict[str, object]:
+def run_check(kiosk: Kiosk, visit: KioskVisit, presence: Presence) -> dict[str, object]:
+    """The eligibility check with this presence; the answer as the page shows it."""
     try:
         result = kiosk.client.verify(visit.card, presence)
     except CardError as exc:
@@ -159,7 +162,8 @@ def place(body: PlaceIn, request: Request) -> dict[str, object]:
     card = kiosk.reader.place(body.card)
     kiosk.visit = KioskVisit(card=card)
     info = reader.describe(card)
-    methods = [m for m in ("pin", "visual") if not (m == "pin" and info.pin_locked)]
+    face = kiosk.face and info.has_photo and not info.face_locked
+    methods = [m for m in ("face", "pin", "visual") if not (m == "pin" and info.pin_locked) and (m != "face" or face)]
     return {"pin_locked": info.pin_locked, "face_locked": info.face_locked, "methods": methods}
 
 
@@ -170,7 +174,7 @@ def verify(body: VerifyIn, request: Request) -> dict[str, object]:
     if body.method == "pin" and body.pin is None:
         raise AgentError(422, "invalid_input", "暗証番号 (4桁) を入力してください。")
     presence = Presence("pin", pin=body.pin) if body.method == "pin" else Presence("visual")
-    return _verify(kiosk, kiosk.current(), presence)
+    return run_check(kiosk, kiosk.current(), presence)
 
 
 @router.post("/register")
@@ -189,7 +193,7 @@ def register(request: Request) -> dict[str, object]:
     message = REGISTRATION_OUTCOMES.get(registration.status, (registration.status, ""))[0]
     answer: dict[str, object] = {"status": registration.status, "message": message}
     if registration.status in ("linked", "already_linked"):
-        answer["result"] = _verify(kiosk, visit, visit.presence)
+        answer["result"] = run_check(kiosk, visit, visit.presence)
     return answer
 
 

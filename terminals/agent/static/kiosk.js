@@ -50,6 +50,7 @@ async function place(name) {
 
 function chooseMethod(info) {
   const buttons = [];
+  if (info.methods.includes("face")) buttons.push(el("button", { class: "big primary", onclick: faceCheck, text: "顔認証" }));
   if (info.methods.includes("pin")) buttons.push(el("button", { class: "big primary", onclick: () => pinPad(), text: "暗証番号" }));
   buttons.push(el("button", { class: "big", onclick: visualCheck, text: "職員による目視確認" }));
   show(screen,
@@ -89,6 +90,53 @@ async function verifyPin(pin) {
         el("button", { class: "big", onclick: backToIdle, text: "中止する" })));
   }
   failure(answer.body);
+}
+
+// The face check: the camera preview in the page, the prompts of the agent's challenge on top of it, and every
+// frame sent to the agent with its time since the start; the agent decides.
+async function faceCheck() {
+  const video = el("video", { class: "preview", autoplay: true, muted: true, playsinline: true });
+  const prompt = el("p", { class: "lead face-prompt", "aria-live": "assertive", text: "カメラの方を向いてください。" });
+  show(screen, el("h2", { text: "顔認証" }), video, prompt);
+  const started = await api("POST", "/api/kiosk/face/start");  // the challenge first, then the camera
+  if (!started.ok) return pinPad(`${started.body.detail} 暗証番号で確認します。`);
+  const { prompts, duration } = started.body;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (error) {
+    return pinPad("カメラを使えません。暗証番号で確認します。");
+  }
+  video.srcObject = stream;
+  await new Promise((resolve) => { if (video.readyState >= 2) resolve(); else video.onloadeddata = resolve; });
+  const canvas = el("canvas", { width: video.videoWidth, height: video.videoHeight });
+  let sending = Promise.resolve();
+  let t0 = null;
+  // every new camera frame once (requestVideoFrameCallback), timed from the first one
+  await new Promise((finished) => {
+    const giveUp = setTimeout(finished, (duration + 5) * 1000);  // a camera that stops sending frames
+    const onFrame = (now) => {
+      if (t0 === null) t0 = now;
+      const at = (now - t0) / 1000;
+      const current = prompts.find((p) => p.start <= at && at < p.end);
+      if (current) prompt.textContent = current.text;
+      canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+      const sent = new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+      sending = sending.then(async () => fetch(`/api/kiosk/face/frame?at=${at.toFixed(3)}`, {
+        method: "POST", headers: { "Content-Type": "image/jpeg" }, body: await sent, cache: "no-store" }));
+      if (at < duration + 0.3) video.requestVideoFrameCallback(onFrame);
+      else { clearTimeout(giveUp); finished(); }
+    };
+    video.requestVideoFrameCallback(onFrame);
+  });
+  stream.getTracks().forEach((t) => t.stop());
+  video.srcObject = null;
+  prompt.textContent = "確認しています…";
+  await sending.catch(() => null);
+  const answer = await api("POST", "/api/kiosk/face/finish");
+  if (!answer.ok) return failure(answer.body);
+  if (answer.body.matched) return result(answer.body.result);
+  pinPad(`${answer.body.reason} 顔認証できませんでした。暗証番号で確認します。`);
 }
 
 function visualCheck() {
