@@ -49,6 +49,7 @@ def test_the_wheel_carries_migrations_templates_static_files_and_docs_assets(whe
     expected |= {"service/viewer/static/viewer.css", "service/apidocs/static/redoc.standalone.js",
                  "service/apidocs/static/LICENSE-redoc", "service/apidocs/static/redoc.standalone.js.LICENSE.txt",
                  "facematch/py.typed"}
+    expected |= {f"terminals/agent/static/{p.name}" for p in (ROOT / "terminals" / "agent" / "static").iterdir()}
     assert len(expected) > 15
     assert expected <= names, sorted(expected - names)
     assert not any(name.startswith(("tests/", "benchmarks/", "loadtests/", "docs/")) for name in names)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from terminals.agent.errors import AgentError
 from terminals.agent.kiosk import Kiosk, KioskVisit, run_check
@@ -116,10 +117,10 @@ async def frame(request: Request, at: float = Query(ge=0, le=60)) -> dict[str, A
     attempt = _attempt(_kiosk(request).current())
     assert attempt.session is not None
     try:
-        image = facematch.decode_image(data)
+        image = await run_in_threadpool(facematch.decode_image, data)
     except facematch.DecodeError:
         raise AgentError(422, "invalid_input", "カメラの画像を読み取れません。") from None
-    guidance = attempt.session.feed(image, at)
+    guidance = await run_in_threadpool(attempt.session.feed, image, at)  # CPU work off the event loop
     return {"text": guidance.texts[1], "done": guidance.done}
 
 

@@ -41,7 +41,7 @@ FacilityType = Literal["clinic", "hospital", "dental", "pharmacy"]
 # (service/consent/policy.py): the kiosk asks consent only for that. Pharmacies see checkups only when the
 # service is set to allow it (ONSHI_CHECKUP_AT_PHARMACIES), mirrored here by --checkup-at-pharmacies.
 ASKED: dict[str, tuple[str, ...]] = {
-    "clinic": ("medication", "checkup"), "hospital": ("medication", "checkup"), "dental": ("medication",),
+    "clinic": ("medication", "checkup"), "hospital": ("medication", "checkup"), "dental": ("medication", "checkup"),
     "pharmacy": ("medication",),
 }
 

@@ -46,9 +46,8 @@ class Portal:
         """A portal request with the session; a 401 ends the session here too."""
         if self.token is None:
             raise AgentError(401, "signed_out", "カードでログインしてください。")
-        body = _answer(self._send(method, f"/v1/portal{path}", headers={"Authorization": f"Bearer {self.token}"}),
-                       on_401=self.forget)
-        return body
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return _answer(self._send(method, f"/v1/portal{path}", headers=headers), on_401=self.forget)
 
     def forget(self) -> None:
         """Drop the session."""
@@ -84,6 +83,8 @@ def _answer(response: httpx.Response, *, on_401: Any = None) -> dict[str, Any]:
         raise AgentError(401, "signed_out", "ログインの有効期限が切れました。もう一度カードでログインしてください。")
     if response.is_error:
         raise from_service(ServiceError(response))
+    if response.status_code == 204:
+        return {}
     try:
         body = response.json()
     except ValueError:
@@ -115,7 +116,7 @@ def sign_out(request: Request) -> None:
         try:
             portal.call("DELETE", "/sessions")
         except AgentError:
-            pass  # the session is forgotten here whatever the service answered; it ends there by itself
+            pass  # forgotten here whatever the service answered (unreachable: it ends there by itself)
     portal.forget()
 
 

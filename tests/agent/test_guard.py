@@ -1,4 +1,4 @@
-"""The agent's security model over HTTP: loopback Host only, its own origin only, no CORS headers, errors as bodies."""
+"""The agent over HTTP: loopback Host only, its own origin only, no CORS headers, bad requests as error bodies."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from terminals.agent.app import portal_app
+from terminals.agent.app import kiosk_app, portal_app
 from terminals.agent.cli import HOST, build, build_parser
 from terminals.agent.guard import OriginGuard
+from terminals.agent.kiosk import Kiosk
 from terminals.agent.portal import Portal
+from terminals.agent.reader import DemoReader
+from terminals.reception import ReceptionClient, make_client
 
 
 @pytest.fixture
@@ -66,3 +69,26 @@ def test_the_kiosk_needs_a_terminal_token(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("ONSHI_TERMINAL_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="no terminal token"):
         build(build_parser().parse_args(["kiosk", "--cards", str(tmp_path)]))
+
+
+async def test_the_kiosk_answers_bad_requests_with_clear_errors(serve: Callable[..., str], tmp_path: Path) -> None:
+    (tmp_path / "broken.card.json").write_text("{}")
+    client = ReceptionClient(make_client("http://127.0.0.1:9", "ont_unused"))
+    agent = serve(lambda port: kiosk_app(Kiosk(client=client, reader=DemoReader(tmp_path)), port=port))
+    async with httpx.AsyncClient(base_url=agent, headers={"Origin": agent}) as http:
+        for path, body, expected in (
+            ("/api/kiosk/verify", {"method": "pin", "pin": "1234"}, (409, "no_card")),
+            ("/api/kiosk/consent", {"categories": []}, (409, "no_card")),
+            ("/api/kiosk/face/start", None, (409, "no_card")),
+            ("/api/kiosk/place", {"card": "../../etc/passwd"}, (404, "no_such_card")),
+            ("/api/kiosk/place", {"card": "nobody"}, (404, "no_such_card")),
+            ("/api/kiosk/place", {"card": "broken"}, (422, "card_unreadable")),
+            ("/api/kiosk/verify", {"method": "pin", "pin": "12"}, (422, "invalid_input")),
+            ("/api/kiosk/verify", {"method": "telepathy"}, (422, "invalid_input")),
+            ("/api/kiosk/consent", {"categories": ["genome"]}, (422, "invalid_input")),
+        ):
+            answer = await http.post(path, json=body)
+            assert (answer.status_code, answer.json()["error"]) == expected, (path, body)
+        frame = await http.post("/api/kiosk/face/frame?at=-1", content=b"x", headers={"Content-Type": "image/jpeg"})
+        assert (frame.status_code, frame.json()["error"]) == (422, "invalid_input")
+        assert (await http.get("/api/kiosk/cards")).json() == {"cards": ["broken"]}
