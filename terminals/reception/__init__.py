@@ -17,7 +17,7 @@ done (card unreadable or locked, presence not proven, service error or unreachab
 The package, each module small: `texts` (every sentence, in Japanese and English), `client` (the HTTP client and
 the service's answers as typed values), `screen` (pure renderings and the console), `face` (the camera and
 facematch), `flow` (the desk and one patient's visit), `cli` (the command line). The kiosk
-(`terminals.agent`) reuses `client`, `texts` and the flow's rules rather than copying them.
+(`terminals.agent`) reuses `client`, `texts` and `screen`'s outcome rules rather than copying them.
 """
 
 from __future__ import annotations

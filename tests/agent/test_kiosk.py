@@ -139,8 +139,10 @@ async def test_a_pharmacy_kiosk_asks_medication_only_and_a_locked_pin_falls_back
     await snap(page, "kiosk-method-1280")
     await page.get_by_role("button", name="暗証番号").click()
     await snap(page, "kiosk-pin-1280")
-    for _ in range(3):
+    for remaining in (2, 1):
         await type_pin(page, "0000")
+        await page.get_by_role("alert").filter(has_text=f"あと{remaining}回").wait_for()
+    await type_pin(page, "0000")
     await page.get_by_role("heading", name="カードがロックされました").wait_for()
     await page.get_by_role("button", name="職員による目視確認に切り替える").click()
     await page.get_by_role("button", name="確認しました").click()

@@ -60,10 +60,16 @@ function chooseMethod(info) {
     el("div", { class: "actions" }, buttons));
 }
 
-function pinPad(message, purpose) {
+function pinPad(message) {
   const input = el("input", { class: "pin-input", type: "password", inputmode: "numeric", maxlength: "4",
     autocomplete: "off", "aria-label": "暗証番号 (4桁)", pattern: "[0-9]*" });
-  const submit = () => { const pin = input.value; input.value = ""; if (/^[0-9]{4}$/.test(pin)) verifyPin(pin, purpose); };
+  const submit = () => {
+    const pin = input.value;
+    input.value = "";
+    if (!/^[0-9]{4}$/.test(pin)) return;
+    screen.querySelectorAll("button, input").forEach((control) => { control.disabled = true; });  // one PIN at a time
+    verifyPin(pin);
+  };
   input.addEventListener("keydown", (event) => { if (event.key === "Enter") submit(); });
   const key = (digit) => el("button", { onclick: () => { if (input.value.length < 4) input.value += digit; input.focus(); }, text: digit });
   show(screen,
