@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.accounts.auth import TokenCache
 from service.apidocs.openapi import build_openapi
 from service.authority.ca import CertificateAuthority
+from service.batches.routes import is_batch_upload
+from service.batches.sinks import Sinks, sinks_by_kind
 from service.core.database import Reads, create_pool
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
@@ -30,7 +32,9 @@ from service.core.ratelimit import Rate
 from service.core.redis import RedisClient, create_redis
 from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
+from service.eligibility.service import EligibilitySink
 from service.maintenance.service import MaintenanceTask
+from service.records.service import CheckupSink, MedicationSink
 from service.verification.challenges import ChallengeStore
 
 log = get_logger(__name__)
@@ -126,12 +130,17 @@ def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: Redis
                                           limit=Rate.parse(settings.rate_limit_challenges))
 
 
+def batch_sinks() -> Sinks:
+    """The batch kinds the worker serves: each domain's sink, registered here where the app is assembled."""
+    return sinks_by_kind(EligibilitySink(), MedicationSink(), CheckupSink())
+
+
 def _start_worker(app: FastAPI, settings: Settings) -> Any:
     if not settings.run_batch_worker:
         return None
     from service.batches.worker import BatchWorker
 
-    worker = BatchWorker(pool=app.state.pool, settings=settings)
+    worker = BatchWorker(pool=app.state.pool, settings=settings, sinks=batch_sinks())
     worker.start()
     app.state.batch_worker = worker
     return worker
@@ -153,7 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_middleware(InputGuardMiddleware)  # inside the request-id middleware: its refusals carry the id
+    # inside the request-id middleware: its refusals carry the id
+    app.add_middleware(InputGuardMiddleware, streamed=is_batch_upload)
     app.add_middleware(RequestContextMiddleware)
     _include_routers(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
@@ -164,17 +174,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     from service.apidocs.routes import router as docs_router
     from service.authority.routes import router as authority_router
-    from service.batches.routes import router as batches_router
     from service.consent.routes import router as consent_router
     from service.core.health import router as health_router
+    from service.eligibility.routes import router as eligibility_router
     from service.fhir.routes import router as fhir_router
     from service.linking.routes import router as linking_router
-    from service.records.routes import router as records_router
+    from service.records.routes import checkup_router, medication_router
     from service.verification.routes import router as verification_router
     from service.viewer.pages import router as viewer_pages
     from service.viewer.routes import router as viewer_router
 
     # Routes are matched in this order: the reception terminal's (the hot path, docs/scaling.md) come first.
-    for router in (verification_router, consent_router, health_router, authority_router, batches_router,
-                   linking_router, records_router, viewer_router, viewer_pages, fhir_router, docs_router):
+    for router in (verification_router, consent_router, health_router, authority_router, eligibility_router,
+                   linking_router, checkup_router, medication_router, viewer_router, viewer_pages, fhir_router,
+                   docs_router):
         app.include_router(router)
