@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.accounts.auth import TokenCache
 from service.apidocs.openapi import build_openapi
+from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority
 from service.batches.routes import is_batch_upload
 from service.batches.sinks import Sinks, sinks_by_kind
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.passwords = PasswordChecker(threads=settings.password_hash_threads)
+    app.state.before_scrape = (authority_service.read_action_counts,)
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -162,7 +162,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
 
 async def _current_states(conn: asyncpg.Connection, issued: list[dict[str, Any]]) -> None:
     """Each card as it is now (renewed, suspended, unlinked...), read from its file and the database."""
-    from terminals.card import VirtualCard
+    from virtualcard import VirtualCard
 
     for card in issued:
         card["serial"] = VirtualCard.load(Path(card["card"])).serial

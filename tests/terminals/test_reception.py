@@ -37,7 +37,6 @@ from facematch import (
     Refusal,
 )
 from service.authority.ca import JST, CertificateAuthority, generate_card_key
-from terminals.card import CardLocked, VirtualCard, WrongPin
 from terminals.reception import (
     CLEAR_SCREEN,
     Console,
@@ -54,6 +53,7 @@ from terminals.reception import (
     period_text,
     render_result,
 )
+from virtualcard import CardLocked, VirtualCard, WrongPin
 
 PIN = "4271"
 TOKEN = "terminal-token"
