@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from service.authority.errors import BadSignature, MalformedCertificate, UntrustedCertificate
+from service.core.clock import JST
 from service.core.errors import InvalidInput
 from virtualcard.files import directory_lock, write_atomically
 
-JST = timezone(timedelta(hours=9), "JST")
 KEY_FILE = "ca_key.pem"
 CERT_FILE = "ca_cert.pem"
 USER_CERTIFICATE_CN = "JPKI user certificate"

@@ -36,7 +36,8 @@ from facematch import (
     Reason,
     Refusal,
 )
-from service.authority.ca import JST, CertificateAuthority, generate_card_key
+from service.authority.ca import CertificateAuthority, generate_card_key
+from service.core.clock import JST
 from terminals.reception import (
     CLEAR_SCREEN,
     Console,
