@@ -31,6 +31,7 @@ from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
 from service.core.ratelimit import Rate
 from service.core.redis import RedisClient, create_redis
+from service.core.resp import RespClient
 from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
 from service.eligibility.service import EligibilitySink
@@ -92,7 +93,8 @@ def _lifespan(settings: Settings) -> Any:
             settings.database_replica_url, min_size=1, max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_seconds)
         attach(app, settings=settings, pool=pool, replica=replica, redis=create_redis(
-            redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_max_connections))
+            redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_max_connections),
+            lean_url=redis_url if redis_url.startswith(("redis://", "unix://")) else None)
         app.state.reads.start()
         maintenance = MaintenanceTask(pool=pool, keep_months=settings.retention_months,
                                       interval=settings.maintenance_interval_seconds)
@@ -111,6 +113,8 @@ def _lifespan(settings: Settings) -> Any:
             if worker is not None:
                 await worker.stop()
             await app.state.reads.stop()
+            if app.state.challenges.redis is not app.state.redis:
+                await app.state.challenges.redis.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()
             if replica is not None:
@@ -121,13 +125,15 @@ def _lifespan(settings: Settings) -> Any:
 
 
 def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: RedisClient,
-           replica: asyncpg.Pool | None = None) -> None:
+           replica: asyncpg.Pool | None = None, lean_url: str | None = None) -> None:
     """Hand the app its pools and Redis, and what is built on them (the lifespan does this once)."""
     app.state.pool = pool
     app.state.reads = Reads(pool, replica, max_lag=settings.replica_max_lag_seconds)
     app.state.redis = redis
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
-    app.state.challenges = ChallengeStore(redis, ttl_seconds=settings.challenge_ttl_seconds,
+    # the hot path's two Redis commands go through the lean client on a single node (redis-py in a cluster)
+    lean = redis if settings.redis_cluster or lean_url is None else RespClient(lean_url)
+    app.state.challenges = ChallengeStore(lean, ttl_seconds=settings.challenge_ttl_seconds,
                                           limit=Rate.parse(settings.rate_limit_challenges))
 
 
