@@ -226,9 +226,9 @@ class SimulatedPatient:
     @classmethod
     def from_spec(cls, spec: str) -> SimulatedPatient:
         """`astronaut`, or the path of a face photo."""
-        from ._decode import decode_image
-        from ._engine import get_engine
-        from ._exceptions import FrameSourceError
+        from .._decode import decode_image
+        from .._engine import get_engine
+        from .._exceptions import FrameSourceError
 
         if spec == "astronaut":
             from skimage import data as skdata

@@ -210,9 +210,9 @@ def write_live_demo(directory: Path) -> tuple[Path, bytes]:
     """
     from skimage import data as skdata
 
-    from ._challenge import draw_challenge
-    from ._engine import get_engine
-    from ._settings import ChallengeSettings
+    from .._challenge import draw_challenge
+    from .._engine import get_engine
+    from .._settings import ChallengeSettings
 
     astronaut = np.ascontiguousarray(skdata.astronaut())  # type: ignore[no-untyped-call]
     scene = person(get_engine(), astronaut)
