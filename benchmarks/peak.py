@@ -58,6 +58,7 @@ from service.runtime import load_authority
 VERIFY, CHALLENGE = "POST /v1/verifications", "POST /v1/challenges"
 FLOOR_NAMES = ("POST /floor (challenge)", "POST /floor (verify)")
 STAFF_PASSWORD = "benchmark-staff-password"
+PACED_WARM_UP = 60  # seconds of paced load before the measured run
 LOCUSTFILE = harness.ROOT / "loadtests" / "locustfile.py"
 
 
@@ -287,9 +288,12 @@ def paced(bench: Bench) -> dict[str, Any]:
     stop = threading.Event()
     try:
         classes = ("ReceptionTerminal", "ViewerStaff") if viewers else ("ReceptionTerminal",)
-        warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=max(args.warm_up, 10),
+        # long enough for the bounded caches (parsed certificates, their issuer checks: 4,096 each) to fill at this
+        # rate, so that the memory measured from here on is the steady state, not caches filling
+        warm_up = max(args.warm_up, PACED_WARM_UP)
+        warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=warm_up,
                                     out=bench.work / "paced-warm", env=run_env, classes=classes)
-        warm.wait(timeout=args.warm_up + 90)
+        warm.wait(timeout=warm_up + 90)
         generator = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=seconds,
                                          out=bench.work / "paced", env=run_env, full_history=True,
                                          classes=classes)

@@ -353,6 +353,8 @@ class Check:
             subprocess.run(command, capture_output=True, check=False)
         with suppress(Exception):
             asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+        with suppress(Exception):  # the service's role (migration 0009), unless another database still grants it
+            asyncio.run(_admin_sql("DROP ROLE IF EXISTS onshi_app"))
         with suppress(Exception):
             say(f"dropped {self.database}; deleted {delete_redis_keys(self.redis_db)} keys of Redis DB {self.redis_db}")
 

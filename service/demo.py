@@ -215,5 +215,7 @@ def describe(out: dict[str, Any], *, base_url: str) -> str:
               "", "Virtual cards (file, PIN, registration):"]
     lines += [f"  {c['holder']:<8} {c['card']}  PIN {c['pin']}  {c.get('registration', 'not registered')}\n"
               f"           serial {c['serial']}" for c in out["cards"]]
-    lines += [f"  face demo: --presence face --camera {c['camera']}" for c in out["cards"] if "camera" in c]
+    lines += [f"  face demo: --presence face --camera simulate:astronaut  (she follows the random prompts)\n"
+              f"             --camera {c['camera']}  (a recording of her: refused as a replay)"
+              for c in out["cards"] if "camera" in c]
     return "\n".join(lines)
