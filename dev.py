@@ -161,7 +161,7 @@ def _run(python: Path, *args: str, cwd: Path = ROOT) -> int:
 
 
 def lint(python: Path) -> int:
-    """ruff (style, imports, pyupgrade) and mypy strict on service/ and facematch/."""
+    """ruff (style, imports, pyupgrade) and mypy strict on service/, facematch/ and virtualcard/."""
     for args in (("-m", "ruff", "check", "."), ("-m", "mypy")):
         _say("running " + " ".join(args[1:]))
         if (code := _run(python, *args)) != 0:

@@ -260,7 +260,7 @@ class Check:
     def verification(self, workdir: Path) -> dict[str, Any]:
         """Insurer, clinic, terminal and card by `onshi-admin`; upload, registration, then one full check."""
         from service.core.identifiers import insurer_check_digit
-        from terminals.card import VirtualCard
+        from virtualcard import VirtualCard
 
         body = "06139"
         insurer = self.admin("create-insurer", "--number", body + str(insurer_check_digit(body)),

@@ -19,6 +19,7 @@ import asyncpg
 
 from service import cards
 from service.accounts import service as accounts
+from service.app import batch_sinks
 from service.authority.schemas import IdentityAttributes
 from service.batches import service as batches
 from service.batches.worker import BatchWorker
@@ -161,7 +162,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
 
 async def _current_states(conn: asyncpg.Connection, issued: list[dict[str, Any]]) -> None:
     """Each card as it is now (renewed, suspended, unlinked...), read from its file and the database."""
-    from terminals.card import VirtualCard
+    from virtualcard import VirtualCard
 
     for card in issued:
         card["serial"] = VirtualCard.load(Path(card["card"])).serial
@@ -187,7 +188,7 @@ async def _process_batches(settings: Settings) -> None:
     assert settings.database_url is not None
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
-        worker = BatchWorker(pool=pool, settings=settings)
+        worker = BatchWorker(pool=pool, settings=settings, sinks=batch_sinks())
         # Process until nothing is pending: another process's worker may hold a batch for a moment.
         for _ in range(1200):
             processed = await worker.run_once()

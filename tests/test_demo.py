@@ -7,7 +7,7 @@ import pytest
 
 from service import demo
 from service.core.settings import Settings
-from terminals.card import VirtualCard
+from virtualcard import VirtualCard
 
 
 @pytest.mark.usefixtures("clean")
