@@ -126,3 +126,8 @@ def issue_certificate(
     return certificate, private_key
 
 
+
+
+async def read_action_counts(pool: asyncpg.Pool) -> None:
+    """The admin command's certificate actions so far into their metric (read before each /metrics scrape)."""
+    metrics.admin_certificate_actions.update(await repo.admin_action_counts(pool))

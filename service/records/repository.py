@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from service.batches.rows import MEASURE_RANGES, CheckupRow, MedicationRow
+from service.records.rows import MEASURE_RANGES, CheckupRow, MedicationRow
 
 
 @dataclass(frozen=True, slots=True)

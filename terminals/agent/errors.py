@@ -6,8 +6,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from terminals.card import CardError, CardLocked, WrongPin
 from terminals.reception import ReceptionError, ServiceError, ServiceUnavailable
+from virtualcard import CardError, CardLocked, WrongPin
 
 
 class AgentError(Exception):

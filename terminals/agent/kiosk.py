@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from terminals.agent import reader
 from terminals.agent.errors import AgentError, from_card, from_service
-from terminals.card import CardError, VirtualCard
 from terminals.reception import (
     Consent,
     Presence,
@@ -35,6 +34,7 @@ from terminals.reception.texts import (
     VALIDITY_CODES,
     Msg,
 )
+from virtualcard import CardError, VirtualCard
 
 FacilityType = Literal["clinic", "hospital", "dental", "pharmacy"]
 # What a facility's doctors, dentists or pharmacists may see, by the service's default access policy

@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from terminals.agent import reader
 from terminals.agent.errors import AgentError, from_card, from_service
-from terminals.card import CardError
 from terminals.reception import ServiceError, ServiceUnavailable, UnexpectedAnswer
+from virtualcard import CardError
 
 _SECTIONS = {"eligibility": "/eligibility", "medications": "/medications", "checkups": "/checkups",
              "consents": "/consents", "access-log": "/access-log"}

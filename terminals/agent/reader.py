@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from terminals.agent.errors import AgentError, from_card
-from terminals.card import CardError, VirtualCard
+from virtualcard import CardError, VirtualCard
 
 _CARD_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 CARD_SUFFIX = ".card.json"

@@ -201,7 +201,7 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
 
 
 class Signer(Protocol):
-    """What the client needs from a card (`terminals.card.VirtualCard` provides it)."""
+    """What the client needs from a card (`virtualcard.VirtualCard` provides it)."""
 
     @property
     def certificate_der(self) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from terminals.card import CardLocked, VirtualCard
 from terminals.reception.texts import Text
+from virtualcard import CardLocked, VirtualCard
 
 if TYPE_CHECKING:
     from facematch import CardFace, Challenge, FaceSession, FrameSource, MatchDecision

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from terminals.card import CardError, CardLocked, VirtualCard, WrongPin
 from terminals.reception.client import Presence, ReceptionClient, ReceptionError
 from terminals.reception.face import FaceCamera, FaceUnavailable
 from terminals.reception.screen import (
@@ -31,6 +30,7 @@ from terminals.reception.texts import (
     Mode,
     Msg,
 )
+from virtualcard import CardError, CardLocked, VirtualCard, WrongPin
 
 if TYPE_CHECKING:
     from facematch import CardFace

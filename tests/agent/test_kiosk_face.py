@@ -28,7 +28,6 @@ from terminals.agent.cli import KIOSK_RETRY
 from terminals.agent.face import FaceDesk
 from terminals.agent.kiosk import Kiosk
 from terminals.agent.reader import DemoReader
-from terminals.card import VirtualCard
 from terminals.reception import ReceptionClient, make_client
 from tests.agent.conftest import CHROMIUM, card_slot, new_page, snap
 from tests.factories import (
@@ -41,6 +40,7 @@ from tests.factories import (
     make_terminal,
     upload_and_wait,
 )
+from virtualcard import VirtualCard
 
 pytestmark = [pytest.mark.browser, pytest.mark.face]
 SEED = 4242

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from service import cards
 from service.core.clock import clock
-from terminals.card import VirtualCard
 from tests.factories import b64, bearer, consented_patient, make_card, make_staff
+from virtualcard import VirtualCard
 
 
 async def sign_in(client: httpx.AsyncClient, card: Any, *, pin: str | None = "1234") -> httpx.Response:
