@@ -26,9 +26,9 @@ KIOSK_RETRY = Retry(attempts=2, base_delay=0.5, max_delay=2.0)  # a patient is w
 def build_parser() -> argparse.ArgumentParser:
     """kiosk and portal, each with its port; --url defaults to ONSHI_URL as the other clients."""
     parser = argparse.ArgumentParser(prog="python -m terminals.agent", description=__doc__)
-    parser.add_argument("--url", default=default_url(), help="the service (default: ONSHI_URL or the local demo)")
     modes = parser.add_subparsers(dest="mode", required=True)
     kiosk = modes.add_parser("kiosk", help="the reception kiosk (顔認証付きカードリーダーの画面)")
+    kiosk.add_argument("--url", default=default_url(), help="the service (default: ONSHI_URL or the local demo)")
     kiosk.add_argument("--token", default=os.environ.get("ONSHI_TERMINAL_TOKEN"), help="terminal token")
     kiosk.add_argument("--cards", type=Path, default=Path(".onshi-data/demo/cards"),
                        help="directory of virtual card files the demo reader offers")
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--reset-seconds", type=int, default=8, help="back to the idle screen after this long")
     kiosk.add_argument("--port", type=int, default=8765)
     portal = modes.add_parser("portal", help="the holder portal (マイナポータルの役割)")
+    portal.add_argument("--url", default=default_url(), help="the service (default: ONSHI_URL or the local demo)")
     portal.add_argument("--card", type=Path, required=True, help="the holder's virtual card file")
     portal.add_argument("--port", type=int, default=8766)
     return parser

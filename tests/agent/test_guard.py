@@ -92,3 +92,11 @@ async def test_the_kiosk_answers_bad_requests_with_clear_errors(serve: Callable[
         frame = await http.post("/api/kiosk/face/frame?at=-1", content=b"x", headers={"Content-Type": "image/jpeg"})
         assert (frame.status_code, frame.json()["error"]) == (422, "invalid_input")
         assert (await http.get("/api/kiosk/cards")).json() == {"cards": ["broken"]}
+
+
+def test_the_command_line_builds_both_agents(tmp_path: Path) -> None:
+    kiosk = build(build_parser().parse_args(["kiosk", "--url", "http://127.0.0.1:9", "--token", "ont_x",
+                                             "--cards", str(tmp_path), "--facility-type", "pharmacy"]))
+    assert kiosk.state.kiosk.asked() == ["medication"] and kiosk.state.face.demo_seed is None  # random by default
+    portal = build(build_parser().parse_args(["portal", "--url", "http://127.0.0.1:9", "--card", "c.card.json"]))
+    assert str(portal.state.portal.http.base_url) == "http://127.0.0.1:9" and portal.state.portal.token is None
