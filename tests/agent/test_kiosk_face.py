@@ -147,9 +147,8 @@ async def test_the_patient_checks_in_with_her_face(
     agent = serve(agent_for(live_url, terminal["token"], card_slot(tmp_path, {"face": face_card})))
     async for browser in camera_browser(videos["live"]):
         page = await kiosk_page(browser, agent, width=390)
-        await page.wait_for_timeout(2500)
-        assert "向けて" in await page.locator(".face-prompt").inner_text() or "まばたき" in await page.locator(
-            ".face-prompt").inner_text()
+        # the challenge's prompts follow one another over the preview (the first movement: 顔を下に向けてください)
+        await page.locator(".face-prompt").filter(has_text="向けてください").first.wait_for(timeout=60_000)
         await snap(page, "kiosk-face-390")
         await page.get_by_role("heading", name="同意の確認").wait_for(timeout=60_000)
     row = await conn.fetchrow("SELECT presence_method, liveness_passed, face_distance FROM verifications")
