@@ -13,10 +13,9 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from service.audit import repository as repo
 from service.core.clock import clock
+from service.core.database import Connection
 
 SHARDS = 16
 PAGE = 5000
@@ -53,7 +52,7 @@ def entry(*, action: str, actor: str, subject: dict[str, object], at: datetime |
                  at=moment)
 
 
-async def record(conn: asyncpg.Connection, *, action: str, actor: str, subject: dict[str, object]) -> None:
+async def record(conn: Connection, *, action: str, actor: str, subject: dict[str, object]) -> None:
     """Append an entry to the trail, in the caller's transaction."""
     made = entry(action=action, actor=actor, subject=subject)
     await repo.append(conn, shard=made.shard, entry=made.text, at=made.at)
@@ -85,7 +84,7 @@ def _entry_hash(prev: bytes, entry: str) -> bytes:
     return hashlib.sha256(prev + entry.encode()).digest()
 
 
-async def verify(conn: asyncpg.Connection) -> ChainReport:
+async def verify(conn: Connection) -> ChainReport:
     """Recompute every chain (from its retention checkpoint, if any); report each broken shard's first break."""
     total, breaks = 0, []
     starts = await repo.checkpoints(conn)
@@ -99,7 +98,7 @@ async def verify(conn: asyncpg.Connection) -> ChainReport:
 
 
 async def _verify_shard(
-    conn: asyncpg.Connection, shard: int, head_seq: int, head: bytes, start: tuple[int, bytes]
+    conn: Connection, shard: int, head_seq: int, head: bytes, start: tuple[int, bytes]
 ) -> tuple[int, Break | None]:
     (seq, prev), counted = start, 0
     while rows := await repo.entries(conn, shard=shard, after=seq, limit=PAGE):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -12,7 +11,7 @@ from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.batches import service
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core import ratelimit
-from service.core.database import DB
+from service.core.database import DB, Connection
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
 from service.core.ratelimit import Rate
@@ -80,7 +79,7 @@ async def eligibility_batch_status(
 
 
 async def batch_status(
-    conn: asyncpg.Connection, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: Connection, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> BatchStatus:
     """The status body of any batch kind."""
     batch, errors = await service.status(

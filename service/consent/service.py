@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-import asyncpg
-
 from service.audit import service as audit
 from service.authority.ca import CertificateAuthority
 from service.consent import repository as repo
 from service.consent.errors import ConsentGone, ConsentNotAllowed, ConsentNotFound, VerificationNotFound
 from service.consent.schemas import ConsentOut, WithdrawIn
 from service.core.clock import clock
+from service.core.database import Connection
 from service.core.security import Principal
 from service.verification.challenges import ChallengeStore
 from service.verification.service import prove_card
@@ -30,7 +29,7 @@ def _out(consent: repo.ConsentRow) -> ConsentOut:
 
 
 async def give(
-    conn: asyncpg.Connection, *, terminal: Principal, verification_id: UUID, categories: list[str]
+    conn: Connection, *, terminal: Principal, verification_id: UUID, categories: list[str]
 ) -> ConsentOut:
     """The patient's choice at the terminal, right after a successful check."""
     verification = await repo.verification_for_update(conn, verification_id)
@@ -55,7 +54,7 @@ async def give(
 
 
 async def withdraw(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     consent_id: UUID, proof: WithdrawIn,
 ) -> ConsentOut:
     """The patient withdraws a consent with their card, at a terminal of the same facility."""

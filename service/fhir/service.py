@@ -21,7 +21,7 @@ from service.authority.ca import CertificateAuthority
 from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
-from service.core.database import Reads
+from service.core.database import Connection, Reads
 from service.core.security import Principal
 from service.core.settings import Settings
 from service.fhir import mapping
@@ -44,7 +44,7 @@ def _may_read_verification(caller: Caller, row: asyncpg.Record) -> bool:
 
 
 async def verification_view(
-    conn: asyncpg.Connection, *, caller: Caller, verification_id: UUID
+    conn: Connection, *, caller: Caller, verification_id: UUID
 ) -> mapping.VerificationView:
     """A verification this caller may read (404 otherwise)."""
     row = await repo.verification(conn, verification_id)
@@ -58,7 +58,7 @@ async def verification_view(
     )
 
 
-async def coverage_of(conn: asyncpg.Connection, *, caller: Caller, verification_id: UUID) -> mapping.VerificationView:
+async def coverage_of(conn: Connection, *, caller: Caller, verification_id: UUID) -> mapping.VerificationView:
     """A verification that found a record (404 `no_coverage` when it found none)."""
     view = await verification_view(conn, caller=caller, verification_id=verification_id)
     if view.coverage is None:
@@ -79,13 +79,13 @@ def _consent_entries(staff: StaffSession, found: dict[str, Any]) -> list[mapping
     return [mapping.Entry(consent), mapping.included_patient(found["consent_id"], found)]
 
 
-async def live_consents(conn: asyncpg.Connection, *, staff: StaffSession) -> list[mapping.Entry]:
+async def live_consents(conn: Connection, *, staff: StaffSession) -> list[mapping.Entry]:
     """The facility's live consents (as GET /v1/viewer/consents), each with its Patient."""
     return [entry for found in await viewer.consented_patients(conn, staff=staff)
             for entry in _consent_entries(staff, found)]
 
 
-async def one_consent(conn: asyncpg.Connection, *, staff: StaffSession, consent_id: UUID) -> list[mapping.Entry]:
+async def one_consent(conn: Connection, *, staff: StaffSession, consent_id: UUID) -> list[mapping.Entry]:
     """A consent of this facility: 404 another facility's, 403 for reception, 410 when it ended."""
     row = await consents.get(conn, consent_id)
     if row is None or row.facility_code != staff.facility_code:
@@ -101,7 +101,7 @@ async def one_consent(conn: asyncpg.Connection, *, staff: StaffSession, consent_
 
 
 async def _records(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, category: str,
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, category: str,
     settings: Settings,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records of a category through the viewer's checks (and access log), with the patient they are of."""
@@ -112,7 +112,7 @@ async def _records(
 
 
 async def medication_dispenses(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Dispensings of the past 3 years, duplicate medication as DetectedIssue, and the Patient."""
     records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
@@ -125,7 +125,7 @@ async def medication_dispenses(
 
 
 async def checkup_observations(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Checkup values of the past 5 years with their 特定健診 reference values and flags, and the Patient."""
     records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
@@ -137,7 +137,7 @@ async def checkup_observations(
 
 
 async def access_events(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
     terminal: Principal, proof: CardProof,
 ) -> Sequence[mapping.Entry]:
     """The holder's access log (their own card proof, as POST /v1/me/access-log) as AuditEvents."""

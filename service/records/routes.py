@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -12,7 +11,7 @@ from service.accounts.auth import ClaimsAuth, InsurerAuth, require_own_insurer
 from service.batches.errors import BatchNotFound
 from service.batches.routes import batch_status, receive_upload, upload_from_request
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
-from service.core.database import DB
+from service.core.database import DB, Connection
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
 from service.core.security import Principal
@@ -26,7 +25,7 @@ def _claims_owner(principal: Principal) -> str:
 
 
 async def _status_of_kind(
-    conn: asyncpg.Connection, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: Connection, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> BatchStatus:
     """A batch's status; 404 when the caller's batch with this id is of another kind."""
     status = await batch_status(

@@ -17,7 +17,7 @@ from service.audit import service as audit
 from service.authority.ca import CertificateAuthority, load_certificate, verify_card_signature, verify_issued_by
 from service.core import metrics
 from service.core.clock import clock
-from service.core.database import Reads
+from service.core.database import Connection, Reads
 from service.core.ids import uuid7
 from service.core.security import Principal
 from service.linking import service as linking
@@ -91,7 +91,7 @@ def _known(state: repo.CardState | None) -> repo.CardState:
 
 
 async def prove_card(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof, purpose: str,
 ) -> ProvenCard:
     """The card that signed this terminal's challenge, with its state now."""
@@ -166,7 +166,7 @@ def _require(card: ProvenCard, allowed: tuple[str, ...], action: str) -> None:
 
 
 async def register(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> RegistrationOut:
     """利用登録 by the holder's own signed request, then five-field matching."""
@@ -186,7 +186,7 @@ async def register(
 
 
 async def unregister(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
     proof: CardProof,
 ) -> None:
     """利用登録解除 by the holder's own signed request: every link ends, with evidence."""
@@ -199,7 +199,7 @@ async def unregister(
 
 
 async def access_log(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
     terminal: Principal, proof: CardProof,
 ) -> AccessLogOut:
     """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial).
