@@ -97,4 +97,4 @@ async def find_token(conn: Connection | asyncpg.Pool, token_hash: bytes) -> Toke
         "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         token_hash,
     )
-    return None if row is None else TokenRow(*row.values())
+    return None if row is None else TokenRow(**row)

@@ -78,13 +78,13 @@ async def get_certificate(conn: Connection, serial: str, *, for_update: bool = F
     """A certificate by serial (optionally locked for a status change)."""
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {_CERT_COLUMNS} FROM certificates WHERE serial = $1{lock}", serial)
-    return None if row is None else CertificateRow(*row.values())
+    return None if row is None else CertificateRow(**row)
 
 
 async def get_holder(conn: Connection, holder_id: int) -> HolderRow | None:
     """A holder's identity attributes."""
     row = await conn.fetchrow(f"SELECT {_HOLDER_COLUMNS} FROM holders WHERE id = $1", holder_id)
-    return None if row is None else HolderRow(*row.values())
+    return None if row is None else HolderRow(**row)
 
 
 async def set_status(

@@ -60,7 +60,7 @@ _COLUMNS = (
 
 
 def _batch(row: asyncpg.Record | None) -> BatchRow | None:
-    return None if row is None else BatchRow(*row.values())
+    return None if row is None else BatchRow(**row)
 
 
 async def insert_receiving(

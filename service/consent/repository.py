@@ -45,7 +45,7 @@ async def verification_for_update(conn: Connection, verification_id: UUID) -> Ve
         "WHERE id = $1 FOR UPDATE",
         verification_id,
     )
-    return None if row is None else VerificationRow(*row.values())
+    return None if row is None else VerificationRow(**row)
 
 
 async def insert_consent(
@@ -66,7 +66,7 @@ async def get(conn: Connection, consent_id: UUID, *, for_update: bool = False) -
     """A consent by id."""
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {_CONSENT} FROM consents WHERE id = $1{lock}", consent_id)
-    return None if row is None else ConsentRow(*row.values())
+    return None if row is None else ConsentRow(**row)
 
 
 async def withdraw(conn: Connection, consent_id: UUID, at: datetime) -> None:
