@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from service import cards
 from service.accounts import service as accounts
+from service.audit import anchors
 from service.audit import service as audit
 from service.authority import repository as authority_repository
 from service.authority import service as authority_service
@@ -72,7 +73,10 @@ def _card_parsers(sub: Any) -> None:
     p.add_argument("--pin-retry-limit", type=int, default=3, help="PIN failures before the card locks")
     p = sub.add_parser("renew-card", help="new key and certificate in the same card file")
     p.add_argument("--card", required=True, type=Path)
-    sub.add_parser("verify-audit", help="recompute every audit hash chain; report the first broken entry")
+    verify = sub.add_parser("verify-audit", help="recompute every audit hash chain and check it against the signed "
+                            "anchors; report the first broken entry of each shard")
+    verify.add_argument("--anchors", type=Path, default=None,
+                        help="directory of anchors.jsonl and its public key (default: ONSHI_AUDIT_ANCHOR_DIR)")
     p = sub.add_parser("partitions", help="monthly partitions: make them ahead, show them, apply retention")
     p.add_argument("--retention-months", type=int, help="drop months older than this (default ONSHI_RETENTION_MONTHS)")
     p.add_argument("--apply", action="store_true", help="drop them (without it, only list what would be dropped)")
@@ -131,10 +135,13 @@ def _status_change(action: str) -> Handler:
     return handler
 
 
-async def _verify_audit(conn: Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
-    report = await audit.verify(conn)
-    return {"intact": report.intact, "entries": report.entries,
-            "breaks": [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks]}
+async def _verify_audit(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    directory = a.anchors or settings.audit_anchor_path
+    signed, problems = anchors.read_anchors(directory)
+    report = await audit.verify(conn, anchors.latest_per_shard(signed))
+    breaks = [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks]
+    return {"intact": report.intact and not problems, "entries": report.entries, "breaks": breaks,
+            "anchors": {"directory": str(directory), "signed": len(signed), "problems": problems}}
 
 
 async def _partitions(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:

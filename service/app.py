@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.accounts.auth import TokenCache
 from service.apidocs.openapi import build_openapi
+from service.audit.anchors import AnchorTask
 from service.authority.ca import CertificateAuthority
-from service.core.database import Reads, create_pool
+from service.core.database import APP_ROLE, Reads, app_role_url, create_pool, same_login
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
 from service.core.inputguard import InputGuardMiddleware
@@ -28,6 +29,7 @@ from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
 from service.core.ratelimit import Rate
 from service.core.redis import RedisClient, create_redis
+from service.core.resp import RespClient
 from service.core.security import PasswordChecker
 from service.core.settings import Settings, get_settings
 from service.maintenance.service import MaintenanceTask
@@ -81,17 +83,29 @@ def _lifespan(settings: Settings) -> Any:
         app.state.authority = CertificateAuthority.load_or_create(
             settings.authority_path, allow_create=settings.may_create_authority, name=settings.authority_name
         )
-        pool = await create_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
-                                 command_timeout=settings.db_command_timeout_seconds)
+        # requests run as the least-privilege role; only migrations and partition upkeep run as the owner
+        app_url = app_role_url(database_url, settings.app_database_url)
+        try:
+            pool = await create_pool(app_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                     command_timeout=settings.db_command_timeout_seconds)
+        except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+            raise RuntimeError(
+                f"the service answers requests as the database role {APP_ROLE} (migration 0009) and cannot log in "
+                f"({exc}): give the role a password and set ONSHI_APP_DATABASE_URL, or allow it in pg_hba.conf"
+            ) from exc
         replica = None if not settings.database_replica_url else await create_pool(
-            settings.database_replica_url, min_size=1, max_size=settings.db_pool_max,
+            same_login(settings.database_replica_url, app_url), min_size=1, max_size=settings.db_pool_max,
             command_timeout=settings.db_command_timeout_seconds)
         attach(app, settings=settings, pool=pool, replica=replica, redis=create_redis(
-            redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_max_connections))
+            redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_max_connections),
+            lean_url=redis_url if redis_url.startswith(("redis://", "unix://")) else None)
         app.state.reads.start()
-        maintenance = MaintenanceTask(pool=pool, keep_months=settings.retention_months,
+        maintenance = MaintenanceTask(owner_url=database_url, keep_months=settings.retention_months,
                                       interval=settings.maintenance_interval_seconds)
         await maintenance.start()
+        anchoring = AnchorTask(pool=pool, directory=settings.audit_anchor_path, interval=settings.audit_anchor_seconds)
+        anchoring.start()
+        app.state.anchoring = anchoring
         worker = _start_worker(app, settings)
         lag = LoopLagMonitor()
         lag.start()
@@ -105,7 +119,10 @@ def _lifespan(settings: Settings) -> Any:
             await maintenance.stop()
             if worker is not None:
                 await worker.stop()
+            await anchoring.stop()  # after the last writer: the anchor covers everything appended
             await app.state.reads.stop()
+            if app.state.challenges.redis is not app.state.redis:
+                await app.state.challenges.redis.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()
             if replica is not None:
@@ -116,13 +133,15 @@ def _lifespan(settings: Settings) -> Any:
 
 
 def attach(app: FastAPI, *, settings: Settings, pool: asyncpg.Pool, redis: RedisClient,
-           replica: asyncpg.Pool | None = None) -> None:
+           replica: asyncpg.Pool | None = None, lean_url: str | None = None) -> None:
     """Hand the app its pools and Redis, and what is built on them (the lifespan does this once)."""
     app.state.pool = pool
     app.state.reads = Reads(pool, replica, max_lag=settings.replica_max_lag_seconds)
     app.state.redis = redis
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
-    app.state.challenges = ChallengeStore(redis, ttl_seconds=settings.challenge_ttl_seconds,
+    # the hot path's two Redis commands go through the lean client on a single node (redis-py in a cluster)
+    lean = redis if settings.redis_cluster or lean_url is None else RespClient(lean_url)
+    app.state.challenges = ChallengeStore(lean, ttl_seconds=settings.challenge_ttl_seconds,
                                           limit=Rate.parse(settings.rate_limit_challenges))
 
 

@@ -74,6 +74,7 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
         env="test", database_url=database_url, redis_url=redis_url, data_dir=data_dir,
         batch_poll_seconds=0.05, batch_rows_per_step=50, log_json=True, log_level="WARNING",
         rate_limit_challenges="1000000/1s",  # tests/verification/test_challenge_limit.py tests the limit itself
+        audit_anchor_seconds=24 * 3600,  # anchored at start-up only; tests/audit/test_tamper.py anchors explicitly
     )
 
 
@@ -97,17 +98,36 @@ async def tables(app: FastAPI) -> str:
     return ", ".join(sorted(r["tablename"] for r in rows))
 
 
+@pytest.fixture(scope="session")
+async def owner_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """Connections of the database's owner (the service itself answers as the least-privilege onshi_app)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture
-async def clean(app: FastAPI, tables: str) -> None:
-    """Empty tables and Redis before a test, once the batch workers have finished what earlier tests queued."""
-    pool = app.state.pool
+async def owner(owner_pool: asyncpg.Pool, clean: None) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the owner, for what the service may not do (tampering with the audit trail)."""
+    async with owner_pool.acquire() as connection:
+        yield connection
+
+
+@pytest.fixture
+async def clean(app: FastAPI, tables: str, owner_pool: asyncpg.Pool) -> None:
+    """Empty tables and Redis before a test, once the batch workers have finished what earlier tests queued
+    (as the owner, with the audit trail's no-TRUNCATE triggers skipped for this session: a superuser's right)."""
+    pool = owner_pool
     for _ in range(200):  # a batch left running by the previous test would deadlock with TRUNCATE
         if not await pool.fetchval("SELECT count(*) FROM batches WHERE status IN ('receiving', 'queued', 'running')"):
             break
         await asyncio.sleep(0.05)
     for attempt in range(5):
         try:
-            await pool.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            async with pool.acquire() as connection, connection.transaction():
+                await connection.execute("SET LOCAL session_replication_role = replica")
+                await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
             break
         except asyncpg.DeadlockDetectedError:
             if attempt == 4:
@@ -116,6 +136,7 @@ async def clean(app: FastAPI, tables: str) -> None:
     await app.state.redis.flushdb()
     async with pool.acquire() as connection:
         await audit_repository.create_heads(connection, SHARDS)
+    app.state.anchoring.forget()  # the trail starts over: so do its anchors
 
 
 @pytest.fixture

@@ -79,18 +79,21 @@ def test_issue_card_refuses_bad_input(settings: Settings, tmp_path: Path) -> Non
     assert not (tmp_path / "c.json").exists()
 
 
-async def test_verify_audit_reports_the_first_broken_entry(settings: Settings, conn: asyncpg.Connection) -> None:
+async def test_verify_audit_reports_the_first_broken_entry(
+    settings: Settings, conn: asyncpg.Connection, owner: asyncpg.Connection
+) -> None:
     from service.audit import service as audit
 
     async with conn.transaction():
         for i in range(3):
             await audit.record(conn, action="verification", actor="terminal:t1", subject={"n": i})
-    assert admin(settings, "verify-audit") == {"intact": True, "entries": 3, "breaks": []}
-    await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    verified = admin(settings, "verify-audit")
+    assert (verified["intact"], verified["entries"], verified["breaks"]) == (True, 3, [])
+    await owner.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
     try:
-        await conn.execute("UPDATE audit_log SET entry = replace(entry, '\"n\":1', '\"n\":7') WHERE seq = 2")
+        await owner.execute("UPDATE audit_log SET entry = replace(entry, '\"n\":1', '\"n\":7') WHERE seq = 2")
     finally:
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        await owner.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
     broken = admin(settings, "verify-audit", expect=1)
     assert broken["intact"] is False
     assert [(b["seq"], "modified" in b["problem"]) for b in broken["breaks"]] == [(2, True)]

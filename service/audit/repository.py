@@ -10,19 +10,16 @@ from service.core.database import Connection
 
 GENESIS = bytes(32)
 
-# One UPDATE locks a shard's head and advances it (SET sees the old row, so `prev` takes the old head), and the
-# entry is appended hashed onto that previous head. Parameters: $1 shard, $2 entry text, $3 time of the entry.
-# Other statements may continue this one (`WITH <APPEND_CTE> <their statement reading from appended>`) so that
-# an action and its audit entry are written together, or neither.
+# onshi_audit_append (migration 0009) locks a shard's head, advances it and appends the entry hashed onto the
+# previous head: the only way the service's role may write the trail. Parameters: $1 shard, $2 entry text, $3 time
+# of the entry. Other statements may continue this one (`WITH <APPEND_CTE> <their statement reading from
+# appended>`) so that an action and its audit entry are written together, or neither; `appended` is empty when
+# the shard has no head row.
 APPEND_CTE = """
-advanced AS (
-    UPDATE audit_heads SET seq = seq + 1, prev = head, head = sha256(head || convert_to($2::text, 'UTF8'))
-    WHERE shard = $1::smallint
-    RETURNING seq, prev, head
+audited AS (
+    SELECT onshi_audit_append($1::smallint, $2::text, $3::timestamptz) AS seq
 ), appended AS (
-    INSERT INTO audit_log (shard, seq, at, entry, prev_hash, entry_hash)
-    SELECT $1::smallint, seq, $3::timestamptz, $2::text, prev, head FROM advanced
-    RETURNING seq
+    SELECT seq FROM audited WHERE seq IS NOT NULL
 )"""
 _APPEND = f"WITH {APPEND_CTE} SELECT seq FROM appended"
 
@@ -66,3 +63,9 @@ async def entries(conn: Connection, *, shard: int, after: int, limit: int) -> li
         "SELECT seq, entry, prev_hash, entry_hash FROM audit_log WHERE shard = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         shard, after, limit,
     ))
+
+
+async def entry_hash(conn: Connection, *, shard: int, seq: int) -> bytes | None:
+    """The hash of one entry of a shard's chain, if it is there."""
+    found = await conn.fetchval("SELECT entry_hash FROM audit_log WHERE shard = $1 AND seq = $2", shard, seq)
+    return None if found is None else bytes(found)

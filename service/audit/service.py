@@ -84,17 +84,43 @@ def _entry_hash(prev: bytes, entry: str) -> bytes:
     return hashlib.sha256(prev + entry.encode()).digest()
 
 
-async def verify(conn: Connection) -> ChainReport:
-    """Recompute every chain (from its retention checkpoint, if any); report each broken shard's first break."""
+async def verify(conn: Connection, anchored: dict[int, tuple[int, bytes]] | None = None) -> ChainReport:
+    """Recompute every chain (from its retention checkpoint, if any); report each broken shard's first break.
+
+    With `anchored` (per shard, the furthest entry a signed anchor vouches for: `anchors.latest_per_shard`),
+    also report a shard whose anchored entry is gone or different, or whose head stands behind it: a trail
+    truncated, cut short or rewritten whole."""
     total, breaks = 0, []
     starts = await repo.checkpoints(conn)
-    for head in await repo.shards(conn):
-        start = starts.get(head["shard"], (0, repo.GENESIS))
-        counted, problem = await _verify_shard(conn, head["shard"], head["seq"], bytes(head["head"]), start)
+    heads = {row["shard"]: row for row in await repo.shards(conn)}
+    for shard in sorted(set(range(SHARDS)) | set(heads)):
+        if shard not in heads:
+            breaks.append(Break(shard, 0, "the shard's head row is missing (its entries cannot be vouched for)"))
+            continue
+        head = heads[shard]
+        start = starts.get(shard, (0, repo.GENESIS))
+        counted, problem = await _verify_shard(conn, shard, head["seq"], bytes(head["head"]), start)
         total += counted
+        if problem is None and anchored and shard in anchored:
+            problem = await _against_anchor(conn, shard, head["seq"], start, anchored[shard])
         if problem is not None:
             breaks.append(problem)
     return ChainReport(entries=total, breaks=breaks)
+
+
+async def _against_anchor(
+    conn: Connection, shard: int, head_seq: int, start: tuple[int, bytes], anchor: tuple[int, bytes]
+) -> Break | None:
+    seq, expected = anchor
+    if seq <= start[0]:  # retention dropped the anchored month: the checkpoint is where the chain starts
+        return None
+    if head_seq < seq:
+        return Break(shard, head_seq + 1, f"the chain ends before entry {seq}, which a signed anchor vouches for "
+                                          "(entries deleted and the head moved back, or the trail truncated)")
+    found = await repo.entry_hash(conn, shard=shard, seq=seq)
+    if found != expected:
+        return Break(shard, seq, "differs from its signed anchor (the chain was rewritten)")
+    return None
 
 
 async def _verify_shard(

@@ -38,11 +38,12 @@ class ConsentRow:
 _CONSENT = "id, verification_id, holder_id, facility_code, categories, given_at, expires_at, withdrawn_at"
 
 
-async def verification_for_update(conn: Connection, verification_id: UUID) -> VerificationRow | None:
-    """A verification, locked while its consent is written."""
+async def verification(conn: Connection, verification_id: UUID) -> VerificationRow | None:
+    """A verification (never locked: verifications never change, and consents' unique verification_id makes
+    a second consent for one check a no-op)."""
     row = await conn.fetchrow(
         "SELECT id, terminal_id::text, facility_code, holder_id, viewing_allowed, created_at FROM verifications "
-        "WHERE id = $1 FOR UPDATE",
+        "WHERE id = $1",
         verification_id,
     )
     return None if row is None else VerificationRow(**row)

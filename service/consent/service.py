@@ -32,7 +32,7 @@ async def give(
     conn: Connection, *, terminal: Principal, verification_id: UUID, categories: list[str]
 ) -> ConsentOut:
     """The patient's choice at the terminal, right after a successful check."""
-    verification = await repo.verification_for_update(conn, verification_id)
+    verification = await repo.verification(conn, verification_id)
     if verification is None or verification.facility_code != terminal.facility_code:
         raise VerificationNotFound(f"no verification {verification_id}")
     now = clock.now()

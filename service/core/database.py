@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -35,6 +36,25 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     asyncpg still rolls back a transaction left open before calling this; its default reset would cost one
     round trip per request (`RESET ALL; UNLISTEN *; ...`).
     """
+
+
+APP_ROLE = "onshi_app"
+
+
+def app_role_url(owner_url: str, explicit: str | None = None) -> str:
+    """The service's least-privilege login: `explicit` (ONSHI_APP_DATABASE_URL) when set, else `owner_url` with
+    its user replaced by the role of migration 0009 and no password."""
+    if explicit:
+        return explicit
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{APP_ROLE}@{host}"))
+
+
+def same_login(url: str, template: str) -> str:
+    """`url`'s server and database with `template`'s user and password (the replica, as the service's role)."""
+    parts, login = urlsplit(url), urlsplit(template).netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{login}@{parts.netloc.rpartition('@')[2]}"))
 
 
 async def create_pool(

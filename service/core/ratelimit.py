@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
@@ -110,8 +111,18 @@ class Verdict:
             raise RateLimited(f"{detail}: retry in {seconds} s", headers={"Retry-After": str(seconds)})
 
 
+class ScriptRunner(Protocol):
+    """What running the limit script needs: redis-py's clients, or the lean client of the challenge store."""
+
+    async def evalsha(self, sha: str, numkeys: int, *args: Any) -> Any:
+        ...
+
+    async def eval(self, script: str, numkeys: int, *args: Any) -> Any:
+        ...
+
+
 async def check(
-    redis: RedisClient, limits: Sequence[tuple[str, Rate]], *, peek: bool = False,
+    redis: RedisClient | ScriptRunner, limits: Sequence[tuple[str, Rate]], *, peek: bool = False,
     store: tuple[str, bytes, int] | None = None,
 ) -> Verdict:
     """Count one event against every limit if all allow it (only ask with `peek`; with `store=(key, value, ms)`

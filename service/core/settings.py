@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "ONSHI_DATABASE_URL"))
+    # The login the service answers requests with (least privilege, see migration 0009); default: DATABASE_URL's
+    # server and database as the role onshi_app without a password (trust, peer or a .pgpass entry)
+    app_database_url: str | None = None
     database_replica_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_REPLICA_URL", "ONSHI_DATABASE_REPLICA_URL"))
     replica_max_lag_seconds: float = 5.0  # a replica further behind is not read (the primary is)
@@ -50,6 +53,8 @@ class Settings(BaseSettings):
     challenge_ttl_seconds: int = 60
     retention_months: int = 0  # drop months of verifications, access log and audit older than this (0: keep)
     maintenance_interval_seconds: float = 6 * 3600  # partitions are made ahead and retention applied this often
+    audit_anchor_seconds: float = 60.0  # the audit heads are signed and written outside the database this often
+    audit_anchor_dir: Path | None = None  # defaults to <data_dir>/audit-anchors (ship it off the machine)
     token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
@@ -108,6 +113,11 @@ class Settings(BaseSettings):
     def authority_path(self) -> Path:
         """Directory of the authority's key and certificate."""
         return self.authority_dir or self.data_dir / "authority"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """Directory of the audit anchors and the key that signs them."""
+        return self.audit_anchor_dir or self.data_dir / "audit-anchors"
 
     @property
     def may_create_authority(self) -> bool:

@@ -101,10 +101,11 @@ async def status(conn: Connection) -> dict[str, object]:
 
 
 class MaintenanceTask:
-    """Upkeep at start-up, then every `interval` seconds, in the service process."""
+    """Upkeep at start-up, then every `interval` seconds, in the service process: on a connection of the owner
+    (`owner_url`, DATABASE_URL) opened for the round, since the service's own role may create and drop nothing."""
 
-    def __init__(self, *, pool: asyncpg.Pool, keep_months: int, interval: float) -> None:
-        self.pool = pool
+    def __init__(self, *, owner_url: str, keep_months: int, interval: float) -> None:
+        self.owner_url = owner_url
         self.keep_months = keep_months
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -115,9 +116,12 @@ class MaintenanceTask:
         self._task = asyncio.create_task(self._loop(), name="maintenance")
 
     async def run_once(self) -> Upkeep | None:
-        """One round of upkeep on a connection of the pool."""
-        async with self.pool.acquire() as conn:
+        """One round of upkeep on a connection of its own."""
+        conn = await asyncpg.connect(self.owner_url, timeout=10, server_settings={"application_name": "onshi-upkeep"})
+        try:
             return await upkeep(conn, keep_months=self.keep_months)
+        finally:
+            await conn.close()
 
     async def stop(self) -> None:
         """Cancel the loop (a round in progress rolls back its current step)."""

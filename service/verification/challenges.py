@@ -23,6 +23,7 @@ from service.core import ratelimit
 from service.core.clock import clock
 from service.core.ratelimit import Rate
 from service.core.redis import RedisClient
+from service.core.resp import RespClient
 from service.verification.errors import ChallengeExpired, ChallengeNotUsable
 
 PURPOSES = ("verify", "register", "unregister", "access_log", "withdraw_consent")
@@ -56,7 +57,7 @@ class Challenge:
 class ChallengeStore:
     """Issues and consumes challenges in one Redis (or Redis Cluster), built once in the app's lifespan."""
 
-    def __init__(self, redis: RedisClient, *, ttl_seconds: int, limit: Rate) -> None:
+    def __init__(self, redis: RedisClient | RespClient, *, ttl_seconds: int, limit: Rate) -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
         self.limit = limit

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from service.app import attach, create_app
 from service.core.faults import RetriesExhausted, is_transient, retry_transient
 from service.core.redis import create_redis
+from service.core.resp import RespClient
 from service.core.settings import Settings
 from tests.factories import bearer, make_insurer, make_terminal
 
@@ -46,12 +47,15 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 def _outage_app(app: FastAPI, settings: Settings, *, pool: asyncpg.Pool | None = None,
                 redis_down: bool = False) -> FastAPI:
-    """The service on another pool (one on a dead port) or with its Redis unreachable (nobody listens)."""
+    """The service on another pool (one on a dead port) or with its Redis unreachable (nobody listens: both the
+    redis-py client and the challenge store's lean client)."""
     broken = create_app(settings)
     broken.state.settings = settings
     broken.state.authority = app.state.authority
+    dead_redis = f"redis://127.0.0.1:{_free_port()}"
     attach(broken, settings=settings, pool=pool or app.state.pool,
-           redis=create_redis(f"redis://127.0.0.1:{_free_port()}") if redis_down else app.state.redis)
+           redis=create_redis(dead_redis) if redis_down else app.state.redis,
+           lean_url=dead_redis if redis_down else None)
     return broken
 
 
@@ -89,8 +93,10 @@ async def test_a_redis_outage_is_503_with_retry_after(
 ) -> None:
     terminal = await make_terminal(conn)
     broken = _outage_app(app, settings, redis_down=True)
+    assert isinstance(broken.state.challenges.redis, RespClient)  # the hot path's client, not redis-py
     async with _client(broken) as client:
         response = await client.post("/v1/challenges", json={"purpose": "verify"}, headers=bearer(terminal["token"]))
+    await broken.state.challenges.redis.aclose()
     await broken.state.redis.aclose()
     assert (response.status_code, response.json()["error"]) == (503, "service_unavailable")
     assert response.headers["retry-after"] and response.headers["x-request-id"]

@@ -47,17 +47,19 @@ async def staff_client(app: FastAPI, conn: asyncpg.Connection, facility_code: st
     return session
 
 
-async def test_the_service_makes_this_month_and_three_ahead(conn: asyncpg.Connection) -> None:
+async def test_the_service_makes_this_month_and_three_ahead(
+    conn: asyncpg.Connection, owner: asyncpg.Connection
+) -> None:
     today = clock.now().date()
     wanted = [month_start(today, i).date() for i in range(maintenance.AHEAD + 1)]
     for table in maintenance.PARTITIONED:
         months = [p["month"] for p in await maintenance_repo.months(conn, table)]
         assert set(wanted) <= set(months), table
-    assert await maintenance.ensure_ahead(conn) == {table: 0 for table in maintenance.PARTITIONED}
+    assert await maintenance.ensure_ahead(owner) == {table: 0 for table in maintenance.PARTITIONED}
 
 
 async def test_a_month_boundary_is_crossed_by_checks_views_the_access_log_and_verify_audit(
-    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
     boundary = month_start(clock.now().date(), 1)
     set_clock(boundary - timedelta(minutes=2))
@@ -89,11 +91,11 @@ async def test_a_month_boundary_is_crossed_by_checks_views_the_access_log_and_ve
 
 
 async def test_retention_drops_old_months_and_verify_audit_resumes_from_the_checkpoints(
-    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
     today = clock.now().date()
     for table in maintenance.PARTITIONED:
-        await maintenance_repo.create_months(conn, table=table, first=month_start(today, -4).date(), months=2)
+        await maintenance_repo.create_months(owner, table=table, first=month_start(today, -4).date(), months=2)
     set_clock(month_start(today, -4) + timedelta(days=3))
     given: dict[str, Any] = await consented_patient(client, conn, app.state.authority, tmp_path)
     set_clock(month_start(today, -3) + timedelta(days=3))
@@ -103,12 +105,12 @@ async def test_retention_drops_old_months_and_verify_audit_resumes_from_the_chec
         assert (await verify_card(client, given["terminal"], given["card"])).status_code == 200
     entries_before = await conn.fetchval("SELECT count(*) FROM audit_log")
 
-    planned, _ = await maintenance.apply_retention(conn, keep_months=2, dry_run=True)
+    planned, _ = await maintenance.apply_retention(owner, keep_months=2, dry_run=True)
     assert sorted(planned) == sorted(f"{table}_y{m:%Y}m{m:%m}" for table in maintenance.PARTITIONED
                                      for m in (month_start(today, -4), month_start(today, -3)))
     assert await conn.fetchval("SELECT count(*) FROM verifications") == 4  # a dry run drops nothing
 
-    dropped, checkpoints = await maintenance.apply_retention(conn, keep_months=2)
+    dropped, checkpoints = await maintenance.apply_retention(owner, keep_months=2)
     assert sorted(dropped) == sorted(planned)
     assert checkpoints >= 1
     assert await conn.fetchval("SELECT count(*) FROM verifications") == 2  # this month's two checks are kept
@@ -121,15 +123,15 @@ async def test_retention_drops_old_months_and_verify_audit_resumes_from_the_chec
 
 
 async def test_a_month_without_a_partition_lands_in_the_default_one_and_is_then_skipped(
-    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, tmp_path: Path
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, owner: asyncpg.Connection, tmp_path: Path
 ) -> None:
     far = month_start(clock.now().date(), 30) + timedelta(days=2)
     given: dict[str, Any] = await consented_patient(client, conn, app.state.authority, tmp_path)
     set_clock(far)
     assert (await verify_card(client, given["terminal"], given["card"])).status_code == 200
-    status = await maintenance.status(conn)
+    status = await maintenance.status(owner)
     assert status["verifications"]["default_rows"] == 1  # type: ignore[index]
-    made = await maintenance.ensure_ahead(conn, today=far.date())
+    made = await maintenance.ensure_ahead(owner, today=far.date())
     assert made["verifications"] == maintenance.AHEAD  # its own month is skipped: its row stays in DEFAULT
     assert made["access_log"] == maintenance.AHEAD + 1  # the access log had no row then: every month made
     report = await audit.verify(conn)
@@ -137,5 +139,5 @@ async def test_a_month_without_a_partition_lands_in_the_default_one_and_is_then_
 
 
 @pytest.mark.parametrize("keep", [0, -1])
-async def test_no_retention_keeps_everything(conn: asyncpg.Connection, keep: int) -> None:
-    assert await maintenance.apply_retention(conn, keep_months=keep) == ([], 0)
+async def test_no_retention_keeps_everything(owner: asyncpg.Connection, keep: int) -> None:
+    assert await maintenance.apply_retention(owner, keep_months=keep) == ([], 0)
