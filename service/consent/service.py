@@ -12,7 +12,7 @@ from service.consent.errors import ConsentGone, ConsentNotAllowed, ConsentNotFou
 from service.consent.schemas import ConsentOut, WithdrawIn
 from service.core.clock import clock
 from service.core.database import Connection
-from service.core.security import Principal
+from service.core.security import TerminalPrincipal
 from service.verification.challenges import ChallengeStore
 from service.verification.service import prove_card
 
@@ -29,7 +29,7 @@ def _out(consent: repo.ConsentRow) -> ConsentOut:
 
 
 async def give(
-    conn: Connection, *, terminal: Principal, verification_id: UUID, categories: list[str]
+    conn: Connection, *, terminal: TerminalPrincipal, verification_id: UUID, categories: list[str]
 ) -> ConsentOut:
     """The patient's choice at the terminal, right after a successful check."""
     verification = await repo.verification(conn, verification_id)
@@ -54,7 +54,7 @@ async def give(
 
 
 async def withdraw(
-    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     consent_id: UUID, proof: WithdrawIn,
 ) -> ConsentOut:
     """The patient withdraws a consent with their card, at a terminal of the same facility."""

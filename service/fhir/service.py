@@ -22,7 +22,7 @@ from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
 from service.core.database import Connection, Reads
-from service.core.security import Principal
+from service.core.security import TerminalPrincipal
 from service.core.settings import Settings
 from service.fhir import mapping
 from service.fhir import repository as repo
@@ -34,13 +34,13 @@ from service.verification.schemas import CardProof
 from service.viewer import service as viewer
 from service.viewer.sessions import StaffSession
 
-Caller = StaffSession | Principal
+Caller = StaffSession | TerminalPrincipal
 
 
 def _may_read_verification(caller: Caller, row: asyncpg.Record) -> bool:
     if isinstance(caller, StaffSession):
         return bool(caller.facility_code == row["facility_code"])
-    return caller.kind == "terminal" and caller.terminal_id == row["terminal_id"]
+    return bool(caller.terminal_id == row["terminal_id"])
 
 
 async def verification_view(
@@ -138,7 +138,7 @@ async def checkup_observations(
 
 async def access_events(
     conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
-    terminal: Principal, proof: CardProof,
+    terminal: TerminalPrincipal, proof: CardProof,
 ) -> Sequence[mapping.Entry]:
     """The holder's access log (their own card proof, as POST /v1/me/access-log) as AuditEvents."""
     log = await verification.access_log(conn, challenges, reads=reads, authority=authority, terminal=terminal,

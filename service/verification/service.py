@@ -19,7 +19,7 @@ from service.core import metrics
 from service.core.clock import clock
 from service.core.database import Connection, Reads
 from service.core.ids import uuid7
-from service.core.security import Principal
+from service.core.security import TerminalPrincipal
 from service.linking import service as linking
 from service.verification import repository as repo
 from service.verification.challenges import ChallengeStore
@@ -71,11 +71,10 @@ class ProvenCard:
 
 
 async def _signed_certificate(
-    challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal, proof: CardProof,
+    challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal, proof: CardProof,
     purpose: str,
 ) -> x509.Certificate:
     """Consume the challenge, check the certificate against the authority and the signature over the nonce."""
-    assert terminal.terminal_id is not None
     nonce = await challenges.consume(challenge_id=proof.challenge_id, terminal_id=terminal.terminal_id,
                                      purpose=purpose)
     certificate = load_certificate(proof.certificate_der())
@@ -91,7 +90,7 @@ def _known(state: repo.CardState | None) -> repo.CardState:
 
 
 async def prove_card(
-    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof, purpose: str,
 ) -> ProvenCard:
     """The card that signed this terminal's challenge, with its state now."""
@@ -118,7 +117,7 @@ def _answer(card: ProvenCard, coverages: list[Coverage], as_of: date) -> tuple[s
 
 
 async def verify(
-    pool: asyncpg.Pool, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    pool: asyncpg.Pool, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     body: VerificationIn,
 ) -> VerificationOut:
     """A reception check: the eligibility of the card's holder as of a date.
@@ -129,7 +128,6 @@ async def verify(
     _check_presence(body)
     certificate = await _signed_certificate(challenges, authority=authority, terminal=terminal, proof=body,
                                             purpose="verify")
-    assert terminal.terminal_id is not None and terminal.facility_code is not None
     as_of = body.as_of or clock.today_jst()
     async with pool.acquire() as conn:
         found = await repo.card_for_check(conn, str(certificate.serial_number))
@@ -166,7 +164,7 @@ def _require(card: ProvenCard, allowed: tuple[str, ...], action: str) -> None:
 
 
 async def register(
-    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof,
 ) -> RegistrationOut:
     """利用登録 by the holder's own signed request, then five-field matching."""
@@ -186,7 +184,7 @@ async def register(
 
 
 async def unregister(
-    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof,
 ) -> None:
     """利用登録解除 by the holder's own signed request: every link ends, with evidence."""
@@ -200,7 +198,7 @@ async def unregister(
 
 async def access_log(
     conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
-    terminal: Principal, proof: CardProof,
+    terminal: TerminalPrincipal, proof: CardProof,
 ) -> AccessLogOut:
     """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial).
 
