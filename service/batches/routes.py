@@ -89,9 +89,9 @@ async def batch_status(
         batch_id=str(batch.id), kind=batch.kind, status="queued" if batch.status == "receiving" else batch.status,
         rows_total=batch.rows_total, rows_processed=batch.rows_processed, rows_accepted=batch.rows_accepted,
         rows_rejected=batch.rows_rejected, linked=batch.linked, needs_review=batch.needs_review,
-        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at.isoformat(),
-        started_at=batch.started_at.isoformat() if batch.started_at else None,
-        finished_at=batch.finished_at.isoformat() if batch.finished_at else None,
+        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at,
+        started_at=batch.started_at,
+        finished_at=batch.finished_at,
         errors=errors,
         errors_offset=errors_offset, errors_returned=len(errors),
     )

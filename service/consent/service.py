@@ -23,8 +23,8 @@ CONSENT_LIFETIME = timedelta(hours=24)
 def _out(consent: repo.ConsentRow) -> ConsentOut:
     return ConsentOut(
         consent_id=str(consent.id), categories=consent.categories,
-        expires_at=consent.expires_at.isoformat(),
-        withdrawn_at=consent.withdrawn_at.isoformat() if consent.withdrawn_at else None,
+        expires_at=consent.expires_at,
+        withdrawn_at=consent.withdrawn_at,
     )
 
 
@@ -50,7 +50,7 @@ async def give(
         "consent_id": str(consent_id), "verification_id": str(verification_id), "categories": categories,
     })
     return ConsentOut(consent_id=str(consent_id), categories=categories,
-                      expires_at=(now + CONSENT_LIFETIME).isoformat())
+                      expires_at=now + CONSENT_LIFETIME)
 
 
 async def withdraw(

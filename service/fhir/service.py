@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -69,7 +68,7 @@ async def coverage_of(conn: Connection, *, caller: Caller, verification_id: UUID
 def _consent_view(staff: StaffSession, found: dict[str, Any]) -> mapping.ConsentView:
     return mapping.ConsentView(
         consent_id=found["consent_id"], categories=found["categories"],
-        given_at=datetime.fromisoformat(found["given_at"]), expires_at=datetime.fromisoformat(found["expires_at"]),
+        given_at=found["given_at"], expires_at=found["expires_at"],
         facility_code=staff.facility_code, facility_name=staff.facility_name,
     )
 

@@ -28,7 +28,7 @@ async def create_challenge(body: ChallengeIn, desk: ReceptionDep) -> ChallengeOu
     """A single-use nonce for the card to sign, bound to this terminal and purpose."""
     challenge = await desk.challenges.issue(terminal_id=desk.terminal.terminal_id, purpose=body.purpose)
     return ChallengeOut(challenge_id=challenge.challenge_id, nonce=challenge.nonce_b64,
-                        expires_at=challenge.expires_at.isoformat())
+                        expires_at=challenge.expires_at)
 
 
 @router.post("/verifications", responses=_PROOF_ERRORS)

@@ -30,6 +30,7 @@ from service.verification.schemas import (
     AccessLogOut,
     CardProof,
     CertificateInfo,
+    CoverageOut,
     RegistrationOut,
     VerificationIn,
     VerificationOut,
@@ -66,7 +67,7 @@ class ProvenCard:
     @property
     def info(self) -> CertificateInfo:
         """The certificate as the answer shows it."""
-        return CertificateInfo(serial=self.state.serial, not_after=self.state.not_after.isoformat(),
+        return CertificateInfo(serial=self.state.serial, not_after=self.state.not_after,
                                status=self.status)
 
 
@@ -105,6 +106,11 @@ def _check_presence(body: VerificationIn) -> None:
     if presence.method == "face" and (presence.face_distance is None or presence.liveness_passed is not True):
         raise PresenceNotEstablished("a face match needs its distance and a passed liveness check: use PIN or "
                                      "a staff visual check instead")
+
+
+def _coverage_out(coverage: Coverage | None) -> CoverageOut | None:
+    """The contract's `coverage` of a record (its fields by name; the record's version id stays inside)."""
+    return None if coverage is None else CoverageOut.model_validate(coverage, from_attributes=True)
 
 
 def _answer(card: ProvenCard, coverages: list[Coverage], as_of: date) -> tuple[str, Answer | None]:
@@ -153,8 +159,8 @@ async def verify(
     return VerificationOut(
         verification_id=str(verification_id), result=result,
         validity_code=answer.validity_code if answer else None,
-        coverage=coverage.as_contract() if coverage else None, certificate=card.info,
-        viewing_allowed=viewing_allowed, as_of=as_of.isoformat(),
+        coverage=_coverage_out(coverage), certificate=card.info,
+        viewing_allowed=viewing_allowed, as_of=as_of,
     )
 
 
@@ -177,7 +183,7 @@ async def register(
     if outcome.status in ("linked", "already_linked"):
         answer = evaluate(await repo.linked_coverages(conn, card.state.holder_id), as_of=clock.today_jst(),
                           ambiguous=False)
-        coverage = answer.coverage.as_contract() if answer.coverage else None
+        coverage = _coverage_out(answer.coverage)
     await audit.record(conn, action="registration", actor=terminal.actor,
                        subject={"serial": card.state.serial, "status": outcome.status})
     return RegistrationOut(status=outcome.status, coverage=coverage)
@@ -211,7 +217,7 @@ async def access_log(
     await audit.record(conn, action="access_log_read", actor=terminal.actor,
                        subject={"serial": card.state.serial, "entries": len(rows)})
     return AccessLogOut(entries=[
-        AccessLogEntry(at=r["at"].isoformat(), facility_code=r["facility_code"], facility_name=r["facility_name"],
+        AccessLogEntry(at=r["at"], facility_code=r["facility_code"], facility_name=r["facility_name"],
                        role=r["role"], category=r["category"])
         for r in rows
     ])

@@ -97,11 +97,11 @@ async def consented_patients(
             "consent_id": str(r["id"]),
             "name_kanji": r["name_kanji"],
             "name_kana": r["name_kana"],
-            "birthdate": r["birthdate"].isoformat(),
+            "birthdate": r["birthdate"],
             "sex": r["sex"],
             "categories": list(r["categories"]),
-            "given_at": r["given_at"].isoformat(),
-            "expires_at": r["expires_at"].isoformat(),
+            "given_at": r["given_at"],
+            "expires_at": r["expires_at"],
         }
         for r in rows
     ]
