@@ -331,6 +331,6 @@ async def list_reviews(
     rows = await repo.open_reviews(conn, insurer_number=insurer_number, limit=limit, offset=offset)
     return [
         {"record_id": r["record_id"], "reason": r["reason"], "fields": disclosed(r["fields"]),
-         "created_at": r["created_at"].isoformat()}
+         "created_at": r["created_at"]}
         for r in rows
     ]
