@@ -13,6 +13,7 @@ through `AppClient.run_batches` (tests/factories.py does), so that nothing is le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -53,29 +54,37 @@ def _server_url() -> str:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it does, as another user's
+        pass
     return True
 
 
 async def _drop_stale_databases(conn: asyncpg.Connection) -> None:
-    """Databases of test processes that died without dropping theirs (a run killed half-way)."""
+    """Databases of test processes that died without dropping theirs (a run killed half-way): their process is
+    gone and nobody is connected (never WITH FORCE: a database in use belongs to a run elsewhere)."""
     for row in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'onshi\\_test\\_%'"):
         match = _OURS.fullmatch(row["datname"])
         if match and not _alive(int(match.group(1))):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+            with contextlib.suppress(asyncpg.ObjectInUseError):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}"')
 
 
-async def _admin(server_url: str, *statements: str) -> None:
+async def _create_database(server_url: str) -> None:
     conn = await asyncpg.connect(server_url)
     try:
-        if statements and statements[0].startswith("CREATE"):
-            await _drop_stale_databases(conn)
-        for statement in statements:
-            await conn.execute(statement)
+        await _drop_stale_databases(conn)
+        await conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(server_url: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -84,11 +93,11 @@ async def _admin(server_url: str, *statements: str) -> None:
 async def database_url() -> AsyncIterator[str]:
     """A fresh, migrated database of this test process, dropped at its end."""
     server_url = _server_url()
-    await _admin(server_url, f'CREATE DATABASE "{TEST_DATABASE}"')
+    await _create_database(server_url)
     url = with_database(server_url, TEST_DATABASE)
     apply_migrations(url)
     yield url
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+    await _drop_database(server_url)
 
 
 def _worker_number() -> int:
@@ -102,8 +111,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if not explicit:
         return start_redis(tmp_path_factory.mktemp("redis"))
     parts = urlsplit(explicit)
-    if parts.scheme != "redis" or parts.path.strip("/"):
-        return explicit  # a socket or a chosen database: one test process only (pytest -n 0)
+    if parts.scheme != "redis" or parts.path.strip("/"):  # a socket, or a database chosen: not ours to split
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail("ONSHI_TEST_REDIS_URL names a socket or a database: run the tests in one process (-n 0)")
+        return explicit
     return urlunsplit(parts._replace(path=f"/{1 + _worker_number()}"))
 
 
