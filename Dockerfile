@@ -37,7 +37,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN set -eu; if [ -f /tmp/build-ca/ca-certificates.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/ca-certificates.crt; fi; \
     /opt/uv/bin/uv sync --locked --no-default-groups --no-install-project
 COPY service ./service
-COPY terminals ./terminals
+COPY virtualcard ./virtualcard
 COPY facematch ./facematch
 RUN set -eu; if [ -f /tmp/build-ca/ca-certificates.crt ]; then export SSL_CERT_FILE=/tmp/build-ca/ca-certificates.crt; fi; \
     /opt/uv/bin/uv sync --locked --no-default-groups --no-editable

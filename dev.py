@@ -165,7 +165,7 @@ def _run(python: Path, *args: str, cwd: Path = ROOT) -> int:
 
 
 def lint(python: Path) -> int:
-    """ruff (style, imports, pyupgrade) and mypy strict on service/ and facematch/."""
+    """ruff (style, imports, pyupgrade) and mypy strict on service/, facematch/ and virtualcard/."""
     for args in (("-m", "ruff", "check", "."), ("-m", "mypy")):
         _say("running " + " ".join(args[1:]))
         if (code := _run(python, *args)) != 0:
@@ -188,6 +188,9 @@ def main(argv: list[str]) -> int:
     if command == "lint":
         return lint(python)
     if command == "run":
+        if argv[1:3] == ["-m", "benchmarks.peak"]:  # its instruction counts and its --cluster runs
+            ensure_debian_packages(("valgrind",), present="/usr/bin/valgrind", why="the peak benchmark")
+            ensure_haproxy()
         return _run(python, *argv[1:], cwd=Path.cwd())
     if command == "cluster":
         ensure_haproxy()

@@ -1,6 +1,6 @@
 """Peak hour: Onshi's cost per verification against a bare FastAPI floor measured in the same run, as the data grows.
 
-    python3 dev.py run -m benchmarks.peak            # everything: about 25 minutes on 2 cores
+    python3 dev.py run -m benchmarks.peak            # everything: about 30 minutes on 2 cores
     python3 dev.py run -m benchmarks.peak --quick    # smaller data, 2-minute paced run: about 6 minutes
 
 On a fresh embedded PostgreSQL and Redis in a temporary directory (or DATABASE_URL / REDIS_URL), with uvicorn
@@ -11,7 +11,9 @@ serving one app at a time and locust generating the load on the same machine:
 2. Onshi at saturation (challenge, a real card signature, verification; every answer checked against the fixture)
    with 10,000 eligibility records, again with 1,000,000 records and 100,000 registered cards (bulk-loaded with
    COPY: `benchmarks/population.py`), and again with 10 million audit entries present;
-3. Onshi paced at 250 verifications/s for 10 minutes, with consents, doctors and pharmacists reading history, and a
+3. CPU instructions per verification through the real server against the floor's per pair of POSTs, under
+   callgrind (`benchmarks/instructions.py`): figures that the other processes on the machine do not move;
+4. Onshi paced at 250 verifications/s for 10 minutes, with consents, doctors and pharmacists reading history, and a
    100,000-row eligibility batch uploaded halfway: latency over time (a PNG chart next to the report), errors, the
    service's memory from warm-up to the end.
 
@@ -41,7 +43,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from benchmarks import harness, population
+from benchmarks import harness, instructions, population
 from benchmarks.population import say
 from cluster import Cluster
 from loadtests import fixture_file, fixtures
@@ -58,6 +60,7 @@ from service.runtime import load_authority
 VERIFY, CHALLENGE = "POST /v1/verifications", "POST /v1/challenges"
 FLOOR_NAMES = ("POST /floor (challenge)", "POST /floor (verify)")
 STAFF_PASSWORD = "benchmark-staff-password"
+PACED_WARM_UP = 60  # seconds of paced load before the measured run
 LOCUSTFILE = harness.ROOT / "loadtests" / "locustfile.py"
 
 
@@ -287,9 +290,12 @@ def paced(bench: Bench) -> dict[str, Any]:
     stop = threading.Event()
     try:
         classes = ("ReceptionTerminal", "ViewerStaff") if viewers else ("ReceptionTerminal",)
-        warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=max(args.warm_up, 10),
+        # long enough for the bounded caches (parsed certificates, their issuer checks: 4,096 each) to fill at this
+        # rate, so that the memory measured from here on is the steady state, not caches filling
+        warm_up = max(args.warm_up, PACED_WARM_UP)
+        warm = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=warm_up,
                                     out=bench.work / "paced-warm", env=run_env, classes=classes)
-        warm.wait(timeout=args.warm_up + 90)
+        warm.wait(timeout=warm_up + 90)
         generator = harness.start_locust(locustfile=LOCUSTFILE, users=users + viewers, duration=seconds,
                                          out=bench.work / "paced", env=run_env, full_history=True,
                                          classes=classes)
@@ -420,7 +426,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="report and chart (default .onshi-data/bench/peak-<time>/)")
     parser.add_argument("--cluster", type=int, default=0, metavar="INSTANCES",
                         help="run Onshi as the loopback cluster (cluster/) with this many instances behind HAProxy")
-    parser.add_argument("--phases", default="floor,small,large,audit,paced",
+    parser.add_argument("--phases", default="floor,small,instructions,large,audit,paced",
                         help="which phases to run (the data of the skipped growth phases is then not loaded)")
     if "--quick" in sys.argv:  # smaller defaults; options given explicitly still win
         parser.set_defaults(generator_cards=3000, small_records=10_000, records=100_000, cards=10_000,
@@ -473,6 +479,13 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path, *, cluster: C
         say(f"seeded {args.small_records:,} records in {time.monotonic() - started:.0f} s")
         if "small" in phases:
             by_data[f"records_{args.small_records}"] = saturation(bench, "small")
+        if "instructions" in phases and cluster is None:
+            if instructions.available():
+                bench.results["instructions"] = instructions.measure(env=env, fixture=bench.fixture, work=work,
+                                                                     say=say)
+                say(f"instructions: {json.dumps(bench.results['instructions'])}")
+            else:
+                say("instructions: valgrind is not installed (apt-get install valgrind): skipped")
         if {"large", "audit"} & phases:
             started = time.monotonic()
             await grow(bench, pool, run=run)
@@ -494,7 +507,8 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path, *, cluster: C
                                     "postgres_cpu_ms", "redis_cpu_ms", "generator_cpu_ms")},
         "floor_cpu_ms": floor_ms, "ratio": round(last["service_cpu_ms"] / floor_ms, 2) if last else None,
         "by_data": {k: {**v, "ratio": round(v["service_cpu_ms"] / floor_ms, 2)} for k, v in by_data.items()},
-        "floor": bench.results["floor"], "paced": paced_figures,
+        "floor": bench.results["floor"], "instructions": bench.results.get("instructions", {}),
+        "paced": paced_figures,
         "machine": {"cores": os.cpu_count(), "workers": args.workers, "users": args.users,
                     "cluster_instances": args.cluster},
     }

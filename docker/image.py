@@ -260,7 +260,7 @@ class Check:
     def verification(self, workdir: Path) -> dict[str, Any]:
         """Insurer, clinic, terminal and card by `onshi-admin`; upload, registration, then one full check."""
         from service.core.identifiers import insurer_check_digit
-        from terminals.card import VirtualCard
+        from virtualcard import VirtualCard
 
         body = "06139"
         insurer = self.admin("create-insurer", "--number", body + str(insurer_check_digit(body)),
@@ -353,6 +353,8 @@ class Check:
             subprocess.run(command, capture_output=True, check=False)
         with suppress(Exception):
             asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+        with suppress(Exception):  # the service's role (migration 0009), unless another database still grants it
+            asyncio.run(_admin_sql("DROP ROLE IF EXISTS onshi_app"))
         with suppress(Exception):
             say(f"dropped {self.database}; deleted {delete_redis_keys(self.redis_db)} keys of Redis DB {self.redis_db}")
 

@@ -14,7 +14,7 @@ from ._types import MatchDecision
 
 
 class FaceCard(Protocol):
-    """What facematch needs from a card (`terminals.card.VirtualCard` provides it)."""
+    """What facematch needs from a card (`virtualcard.VirtualCard` provides it)."""
 
     @property
     def face_image(self) -> bytes:

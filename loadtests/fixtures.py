@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from loadtests.fixture_file import FORMAT, KINDS, PROFILE, write
 from service.accounts import service as accounts
 from service.accounts.errors import AlreadyExists
+from service.app import batch_sinks
 from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority, generate_card_key
 from service.authority.schemas import IdentityAttributes
@@ -193,7 +194,7 @@ async def _upload_records(pool: asyncpg.Pool, settings: Settings, *, insurer: st
     async with pool.acquire() as conn, conn.transaction():
         received = await batches.receive(conn, upload=upload, body=_body(_csv(rows)),
                                          max_bytes=settings.max_batch_bytes, chunk_bytes=settings.batch_chunk_bytes)
-    worker = BatchWorker(pool=pool, settings=settings)
+    worker = BatchWorker(pool=pool, settings=settings, sinks=batch_sinks())
     while await worker.run_once():
         pass
     batch, errors = await batches.status(pool, batch_id=received.batch_id, owner=upload.owner, errors_offset=0,

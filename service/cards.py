@@ -13,7 +13,7 @@ from service.authority.repository import get_certificate, get_holder
 from service.authority.schemas import IdentityAttributes
 from service.core.database import Connection
 from service.core.errors import InvalidInput, NotFound
-from terminals.card import VirtualCard
+from virtualcard import VirtualCard
 
 
 def card_photo(path: Path | None) -> tuple[bytes, str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from service import cards
 from service.accounts import service as accounts
+from service.app import batch_sinks
 from service.authority.schemas import IdentityAttributes
 from service.batches import service as batches
 from service.batches.worker import BatchWorker
@@ -160,7 +161,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
 
 async def _current_states(conn: Connection, issued: list[dict[str, Any]]) -> None:
     """Each card as it is now (renewed, suspended, unlinked...), read from its file and the database."""
-    from terminals.card import VirtualCard
+    from virtualcard import VirtualCard
 
     for card in issued:
         card["serial"] = VirtualCard.load(Path(card["card"])).serial
@@ -186,7 +187,7 @@ async def _process_batches(settings: Settings) -> None:
     assert settings.database_url is not None
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
-        worker = BatchWorker(pool=pool, settings=settings)
+        worker = BatchWorker(pool=pool, settings=settings, sinks=batch_sinks())
         # Process until nothing is pending: another process's worker may hold a batch for a moment.
         for _ in range(1200):
             processed = await worker.run_once()
@@ -213,5 +214,7 @@ def describe(out: dict[str, Any], *, base_url: str) -> str:
               "", "Virtual cards (file, PIN, registration):"]
     lines += [f"  {c['holder']:<8} {c['card']}  PIN {c['pin']}  {c.get('registration', 'not registered')}\n"
               f"           serial {c['serial']}" for c in out["cards"]]
-    lines += [f"  face demo: --presence face --camera {c['camera']}" for c in out["cards"] if "camera" in c]
+    lines += [f"  face demo: --presence face --camera simulate:astronaut  (she follows the random prompts)\n"
+              f"             --camera {c['camera']}  (a recording of her: refused as a replay)"
+              for c in out["cards"] if "camera" in c]
     return "\n".join(lines)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import httpx
 
-from terminals.card import CardError, CardLocked, VirtualCard, WrongPin
 from terminals.config import default_url
+from virtualcard import CardError, CardLocked, VirtualCard, WrongPin
 
 if TYPE_CHECKING:
     from facematch import CardFace, Challenge, FaceSession, FrameSource, MatchDecision
@@ -527,7 +527,7 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
 
 
 class Signer(Protocol):
-    """What the client needs from a card (`terminals.card.VirtualCard` provides it)."""
+    """What the client needs from a card (`virtualcard.VirtualCard` provides it)."""
 
     @property
     def certificate_der(self) -> bytes:

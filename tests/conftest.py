@@ -25,7 +25,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.app import create_app
+from service.app import batch_sinks, create_app
 from service.audit import repository as audit_repository
 from service.audit.service import SHARDS
 from service.batches.worker import BatchWorker
@@ -142,7 +142,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="session")
 async def batch_worker(app: FastAPI, settings: Settings) -> BatchWorker:
     """The batch worker, never started: tests run it (`run_once`) when they wait for a batch."""
-    return BatchWorker(pool=app.state.pool, settings=settings)
+    return BatchWorker(pool=app.state.pool, settings=settings, sinks=batch_sinks())
 
 
 @pytest.fixture(scope="session")

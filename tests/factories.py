@@ -288,7 +288,7 @@ async def make_card(
     from pathlib import Path
 
     from service import cards
-    from terminals.card import VirtualCard
+    from virtualcard import VirtualCard
 
     path = Path(directory) / f"card-{next(_counter)}.json"
     await cards.issue_card(

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from service.core.settings import Settings
-from terminals.card import VirtualCard
+from virtualcard import VirtualCard
 
 ROOT = Path(__file__).resolve().parents[1]
 

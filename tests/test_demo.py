@@ -7,7 +7,7 @@ import pytest
 
 from service import demo
 from service.core.settings import Settings
-from terminals.card import VirtualCard
+from virtualcard import VirtualCard
 
 
 @pytest.mark.usefixtures("clean")
@@ -26,4 +26,6 @@ async def test_the_demo_seeds_once_and_each_card_is_in_its_promised_state(
     assert VirtualCard.load(face["card"]).face_image[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # JPEG 2000
     assert await demo.seed(own) == seeded  # the second start prints the same demo, seeds nothing new
     assert await conn.fetchval("SELECT count(*) FROM facilities") == 2
-    assert "face demo: --presence face --camera" in demo.describe(seeded, base_url="http://127.0.0.1:8000")
+    described = demo.describe(seeded, base_url="http://127.0.0.1:8000")
+    assert "face demo: --presence face --camera simulate:astronaut" in described
+    assert f"--camera {face['camera']}  (a recording of her: refused as a replay)" in described

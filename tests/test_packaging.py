@@ -48,7 +48,7 @@ def test_the_wheel_carries_migrations_templates_static_files_and_docs_assets(whe
     expected |= {f"service/viewer/templates/{p.name}" for p in (ROOT / "service" / "viewer" / "templates").iterdir()}
     expected |= {"service/viewer/static/viewer.css", "service/apidocs/static/redoc.standalone.js",
                  "service/apidocs/static/LICENSE-redoc", "service/apidocs/static/redoc.standalone.js.LICENSE.txt",
-                 "facematch/py.typed"}
+                 "facematch/py.typed", "virtualcard/card.py", "virtualcard/files.py"}
     assert len(expected) > 15
     assert expected <= names, sorted(expected - names)
     assert not any(name.startswith(("tests/", "benchmarks/", "loadtests/", "docs/")) for name in names)

@@ -61,11 +61,6 @@ async def insert_insurer(conn: Connection, *, number: str, name: str) -> bool:
     return row is not None
 
 
-async def insurer_exists(conn: Connection, number: str) -> bool:
-    """Whether the insurer exists."""
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM insurers WHERE number = $1)", number))
-
-
 async def insert_claims_processor(conn: Connection, *, name: str) -> str:
     """A new claims processor (審査支払機関); returns its id."""
     return str(await conn.fetchval("INSERT INTO claims_processors (name) VALUES ($1) RETURNING id::text", name))

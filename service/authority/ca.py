@@ -11,13 +11,8 @@ it can exceed 64 bits). It expires at the end of the holder's 5th birthday after
 from __future__ import annotations
 
 import calendar
-import fcntl
 import functools
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -27,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from service.authority.errors import BadSignature, MalformedCertificate, UntrustedCertificate
+from service.core.clock import JST
 from service.core.errors import InvalidInput
+from virtualcard.files import directory_lock, write_atomically
 
-JST = timezone(timedelta(hours=9), "JST")
 KEY_FILE = "ca_key.pem"
 CERT_FILE = "ca_cert.pem"
 USER_CERTIFICATE_CN = "JPKI user certificate"
@@ -118,32 +114,6 @@ def _same_key(a: rsa.RSAPublicKey, b: object) -> bool:
     return isinstance(b, rsa.RSAPublicKey) and a.public_numbers() == b.public_numbers()
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Write a file atomically: temporary file with its final mode, fsync, rename."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), mode)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """Serialise CA creation between processes (server and admin command may start together)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 class CertificateAuthority:
     """The authority's key and self-signed certificate; issues card user certificates."""
 
@@ -177,7 +147,7 @@ class CertificateAuthority:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not directory.is_dir():
             raise FileNotFoundError(f"no certificate authority: directory {directory} does not exist")
-        with _directory_lock(directory):
+        with directory_lock(directory):  # processes starting together (server, admin command) make one CA
             if not key_path.exists() and not cert_path.exists():
                 if not allow_create:
                     raise FileNotFoundError(
@@ -203,8 +173,8 @@ class CertificateAuthority:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         # The certificate goes first: a key file is never left without its certificate.
-        _write_new(directory / CERT_FILE, self.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-        _write_new(directory / KEY_FILE, key_pem, 0o600)
+        write_atomically(directory / CERT_FILE, self.certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        write_atomically(directory / KEY_FILE, key_pem, mode=0o600)
 
     @property
     def name(self) -> str:

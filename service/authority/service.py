@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import asyncpg
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -126,3 +127,8 @@ def issue_certificate(
     return certificate, private_key
 
 
+
+
+async def read_action_counts(pool: asyncpg.Pool) -> None:
+    """The admin command's certificate actions so far into their metric (read before each /metrics scrape)."""
+    metrics.admin_certificate_actions.update(await repo.admin_action_counts(pool))

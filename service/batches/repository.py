@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from service.batches.rows import RowError
+from service.batches.fields import RowError
 from service.core.database import Connection
 
 

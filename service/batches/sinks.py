@@ -1,14 +1,19 @@
-"""What each batch kind does with its rows: validate one row, apply a step of valid rows."""
+"""What each batch kind does with its rows: validate one row, apply a step of valid rows.
+
+The pipeline knows no kind: each domain (eligibility, records) owns its sink, and the app hands the worker its
+sinks when it is assembled (`service.app.batch_sinks`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from service.batches.fields import RowError
+from service.batches.header import Columns
 from service.batches.repository import BatchRow
-from service.batches.rows import RowError
 from service.core.database import Connection
 
 
@@ -25,7 +30,9 @@ class Applied:
 class Sink(Protocol):
     """One batch kind."""
 
-    kind: str
+    @property
+    def columns(self) -> Columns:
+        """The kind (`columns.kind`) and the columns its uploads use."""
 
     def validate(self, raw: dict[str, object], *, row: int, batch: BatchRow, today: date) -> Any | list[RowError]:
         """The typed row, or its errors."""
@@ -34,25 +41,21 @@ class Sink(Protocol):
         """Store valid rows (in the caller's transaction)."""
 
 
-_SINKS: dict[str, Sink] = {}
+Sinks = Mapping[str, Sink]
 
 
-def register(sink: Sink) -> None:
-    """Make a batch kind known to the worker."""
-    _SINKS[sink.kind] = sink
+def sinks_by_kind(*sinks: Sink) -> dict[str, Sink]:
+    """The sinks a worker serves, by kind; a kind given twice is a programming error."""
+    by_kind: dict[str, Sink] = {}
+    for sink in sinks:
+        if sink.columns.kind in by_kind:
+            raise ValueError(f"two sinks for batch kind {sink.columns.kind!r}")
+        by_kind[sink.columns.kind] = sink
+    return by_kind
 
 
-def sink_for(kind: str) -> Sink:
-    """The sink of a batch kind."""
-    if not _SINKS:
-        _load_builtin()
-    return _SINKS[kind]
-
-
-def _load_builtin() -> None:
-    from service.eligibility.service import EligibilitySink
-    from service.records.service import CheckupSink, MedicationSink
-
-    register(EligibilitySink())
-    register(MedicationSink())
-    register(CheckupSink())
+def sink_for(sinks: Sinks, kind: str) -> Sink:
+    """The sink of a batch kind; a kind no sink serves is a programming error."""
+    if kind not in sinks:
+        raise ValueError(f"no sink for batch kind {kind!r}")
+    return sinks[kind]

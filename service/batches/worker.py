@@ -30,9 +30,10 @@ from typing import Any, TypeVar
 import asyncpg
 
 from service.batches import repository as repo
+from service.batches.fields import RowError
+from service.batches.header import Columns, check_header
 from service.batches.parsing import NDJSON, ParsedRow, RowReader, iter_rows, splitter_for
-from service.batches.rows import RowError, check_header
-from service.batches.sinks import Sink, sink_for
+from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
 from service.core.faults import RetriesExhausted, is_transient, raise_if_cancelling, retry_transient
@@ -69,9 +70,10 @@ class _Step:
 class BatchWorker:
     """Runs in the service process; several processes may run one each (batches are leased with SKIP LOCKED)."""
 
-    def __init__(self, *, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, settings: Settings, sinks: Sinks) -> None:
         self.pool = pool
         self.settings = settings
+        self.sinks = sinks
         self.worker_id = uuid.uuid4()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -131,7 +133,8 @@ class BatchWorker:
 
     async def _process(self, batch: repo.BatchRow) -> None:
         log.info("batch started", batch_id=str(batch.id), kind=batch.kind, resume_after=batch.rows_processed)
-        run = _BatchRun(self.pool, batch, self.settings, worker_id=self.worker_id)
+        run = _BatchRun(self.pool, batch, self.settings, sink=sink_for(self.sinks, batch.kind),
+                        worker_id=self.worker_id)
         renewer = asyncio.create_task(self._keep_lease(batch), name=f"batch-lease-{batch.id}")
         try:
             outcome = await self._outcome(run)
@@ -196,13 +199,15 @@ class BatchWorker:
 class _BatchRun:
     """One pass over a batch's chunks."""
 
-    def __init__(self, pool: asyncpg.Pool, batch: repo.BatchRow, settings: Settings, *, worker_id: uuid.UUID) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, batch: repo.BatchRow, settings: Settings, *, sink: Sink, worker_id: uuid.UUID
+    ) -> None:
         self.pool = pool
         self.batch = batch
         self.worker_id = worker_id
         self.retry_seconds = settings.batch_retry_seconds
         self.committed_row = batch.rows_processed
-        self.sink: Sink = sink_for(batch.kind)
+        self.sink = sink
         self.reader = RowReader(media_type=batch.media_type, charset=batch.charset)
         self.splitter = splitter_for(batch.media_type)
         self.step_size = settings.batch_rows_per_step
@@ -247,7 +252,7 @@ class _BatchRun:
         rows = [r for r in iter_rows(self.reader, records) if r.row > self.batch.rows_processed]
         if not self.header_checked and self.reader.header is not None:
             self.header_checked = True
-            if errors := check_header(self.reader.header, kind=self.batch.kind):
+            if errors := check_header(self.reader.header, self.sink.columns):
                 raise HeaderRejected(errors)
         return rows
 
@@ -300,7 +305,7 @@ class _BatchRun:
                 code, detail = parsed.problem or ("invalid_row", "the row could not be read")
                 step.errors.append(RowError(row=parsed.row, field=None, error=code, detail=detail))
                 continue
-            if self.batch.media_type == NDJSON and (unknown := _ndjson_header_errors(parsed, self.batch.kind)):
+            if self.batch.media_type == NDJSON and (unknown := _ndjson_header_errors(parsed, self.sink.columns)):
                 step.errors.extend(unknown)
                 continue
             result = self.sink.validate(parsed.values, row=parsed.row, batch=self.batch, today=today)
@@ -311,7 +316,7 @@ class _BatchRun:
         return step
 
 
-def _ndjson_header_errors(parsed: ParsedRow, kind: str) -> list[RowError]:
+def _ndjson_header_errors(parsed: ParsedRow, columns: Columns) -> list[RowError]:
     assert parsed.values is not None
-    errors = check_header(list(parsed.values), kind=kind, partial=True)
+    errors = check_header(list(parsed.values), columns, partial=True)
     return [RowError(row=parsed.row, field=e.field, error=e.error, detail=e.detail) for e in errors]

@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -97,11 +97,6 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
 
 # scope="function": the transaction commits before the response is sent, so a failed commit is never a 2xx.
 DB = Annotated[Connection, Depends(transaction, scope="function")]
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    """An asyncpg Record as a plain dict."""
-    return dict(record.items())
 
 
 # How far behind the primary a replica is, in seconds (0 when it has replayed everything it received).

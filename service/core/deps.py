@@ -1,4 +1,4 @@
-"""Dependency aliases for objects built in the lifespan (the authority's key, settings).
+"""Dependency aliases for objects built in the lifespan (the settings; the authority's is service.authority.deps).
 
 The getters are `async def` although they never await: FastAPI runs a plain `def` dependency in its thread pool,
 a thread hand-off (and GIL hand-back) per dependency per request, about a quarter of a verification's CPU.
@@ -10,14 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.authority.ca import CertificateAuthority
 from service.core.settings import Settings
-
-
-async def get_authority(request: Request) -> CertificateAuthority:
-    """The certificate authority loaded at start-up."""
-    authority: CertificateAuthority = request.app.state.authority
-    return authority
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -26,5 +19,4 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-AuthorityDep = Annotated[CertificateAuthority, Depends(get_authority)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

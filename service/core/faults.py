@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -46,7 +47,8 @@ def is_transient(exc: BaseException) -> bool:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 5:
-        if isinstance(current, _TRANSIENT) or type(current) is OSError or _connection_died(current):
+        if (isinstance(current, _TRANSIENT) or type(current) is OSError or _connection_died(current)
+                or _redis_connection_torn_down(current)):
             return True
         current, seen = current.__cause__ or current.__context__, seen + 1
     return False
@@ -63,6 +65,16 @@ def _connection_died(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.InterfaceError):
         return "connection is closed" in str(exc) or "connection was closed" in str(exc)
     return isinstance(exc, asyncpg.InternalClientError) and str(exc).startswith("cannot switch to state")
+
+
+def _redis_connection_torn_down(exc: BaseException) -> bool:
+    """redis-py's asyncio connections leak the transport's own error (`'NoneType' object has no attribute
+    'writelines'`, `... is not callable`) instead of ConnectionError when they write to a connection the peer
+    has just closed (redis/redis-py#4287; seen here when a Redis Cluster master fails over)."""
+    if not isinstance(exc, AttributeError | TypeError) or "'NoneType' object" not in str(exc):
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(frame.filename.replace("\\", "/").endswith("redis/asyncio/connection.py") for frame in frames)
 
 
 def raise_if_cancelling(exc: BaseException) -> None:

@@ -1,9 +1,15 @@
-"""Operational endpoints: liveness, readiness and Prometheus metrics."""
+"""Operational endpoints: liveness, readiness and Prometheus metrics.
+
+Counts that live in the database are read just before a scrape by the readers the app names in
+`app.state.before_scrape` (service.app), so that core knows no domain.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+import asyncpg
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +19,7 @@ from service.core.database import get_pool
 from service.core.logging import get_logger
 from service.core.redis import get_redis
 
+ScrapeReader = Callable[[asyncpg.Pool], Awaitable[None]]  # reads counts kept in the database into a metric
 router = APIRouter(tags=["operations"])
 log = get_logger(__name__)
 
@@ -44,11 +51,11 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus exposition (counts kept in the database are read first; without the database, the last ones)."""
-    from service.authority.repository import admin_action_counts
-
-    try:
-        async with asyncio.timeout(1):
-            onshi_metrics.admin_certificate_actions.update(await admin_action_counts(get_pool(request)))
-    except Exception as exc:  # an outage must not cost the process metrics: the last reading stays
-        log.warning("metrics: admin action counts not read", error=type(exc).__name__)
+    readers: tuple[ScrapeReader, ...] = getattr(request.app.state, "before_scrape", ())
+    for read in readers:
+        try:
+            async with asyncio.timeout(1):
+                await read(get_pool(request))
+        except Exception as exc:  # an outage must not cost the process metrics: the last reading stays
+            log.warning("metrics: counts not read", reader=read.__qualname__, error=type(exc).__name__)
     return Response(generate_latest(onshi_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,9 @@
 """Pure-ASGI guard on what reaches the handlers: body size (declared or chunked) and the NUL character.
 
-- Bodies other than batch uploads (which stream to the database under their own, larger limit) are read here
-  up to `MAX_BODY_BYTES`, whether the client declared a Content-Length or sent chunks: a larger one is 413
-  before a handler runs, so an unauthenticated client cannot make the server hold more than that.
+- Bodies other than those the app names as streamed (batch uploads, which stream to the database under their
+  own, larger limit) are read here up to `MAX_BODY_BYTES`, whether the client declared a Content-Length or sent
+  chunks: a larger one is 413 before a handler runs, so an unauthenticated client cannot make the server hold
+  more than that.
 - U+0000 is refused (422) in the path, the query string, JSON bodies (as the `\\u0000` escape or a raw byte)
   and form bodies (`%00`): PostgreSQL text cannot hold it, and no identifier, name or address has one.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,17 +21,23 @@ MAX_BODY_BYTES = 1024 * 1024  # card proofs, consents, logins: small. Batch uplo
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def is_batch_upload(scope: Scope) -> bool:
-    """Batch uploads stream their body to the database and have their own limit (ONSHI_MAX_BATCH_BYTES)."""
-    return scope.get("method") == "POST" and str(scope.get("path", "")).endswith("-batches")
+def _never(_scope: Scope) -> bool:
+    return False
 
 
 class InputGuardMiddleware:
-    """413 for bodies over the limit, 422 for NUL characters, before any handler or parser runs."""
+    """413 for bodies over the limit, 422 for NUL characters, before any handler or parser runs.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    `streamed(scope)` names the requests whose handler streams the body under a limit of its own: they pass
+    with only the URL checked.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES, streamed: Callable[[Scope], bool] = _never
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,7 +46,7 @@ class InputGuardMiddleware:
         if "\x00" in scope.get("path", "") or _has_nul_escape(scope.get("query_string", b"")):
             await _refuse_nul(scope, receive, send, "the URL")
             return
-        if is_batch_upload(scope):
+        if self.streamed(scope):
             await self.app(scope, receive, send)
             return
         if _declared_length(scope) > self.max_body_bytes:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from service.batches.fields import RowError
 from service.batches.repository import BatchRow
-from service.batches.rows import EligibilityRow, RowError, validate_eligibility_row
 from service.batches.sinks import Applied
 from service.batches.steps import split_unique
 from service.core.database import Connection
 from service.eligibility import repository as repo
+from service.eligibility.rows import ELIGIBILITY_COLUMNS, EligibilityRow, validate_eligibility_row
 from service.linking import service as linking
 from service.linking.normalize import normalize_address, normalize_kana_name, normalize_kanji_name
 
@@ -57,7 +58,7 @@ def _record_id(staged: StagedRow) -> str:
 class EligibilitySink:
     """The eligibility batch kind."""
 
-    kind = "eligibility"
+    columns = ELIGIBILITY_COLUMNS
 
     def validate(
         self, raw: dict[str, object], *, row: int, batch: BatchRow, today: date

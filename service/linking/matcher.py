@@ -78,16 +78,6 @@ class NormalizedIdentity:
     sex: int
     address: str
 
-    def candidate_keys(self) -> tuple[str, ...]:
-        """Blocking keys: sharing any one makes a record a candidate for compare(), never a match."""
-        born = f"{self.birthdate.isoformat()}|{self.sex}"
-        _, address = strip_prefecture(self.address)
-        return (
-            f"{born}|kanji:{self.name_kanji}",
-            f"{born}|kana:{self.name_kana}",
-            f"{born}|address:{address}",
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class FieldComparison:

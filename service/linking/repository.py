@@ -272,15 +272,6 @@ async def resolve_reviews_of_holder(conn: Connection, *, holder_id: int, resolut
     )
 
 
-async def active_registration(conn: Connection, holder_id: int) -> bool:
-    """Whether the holder has registered the card for insurance use."""
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM registrations WHERE holder_id = $1 AND unregistered_at IS NULL)", holder_id
-        )
-    )
-
-
 async def insert_registration(conn: Connection, *, holder_id: int, serial: str) -> bool:
     """Register; False when a registration is active already."""
     value = await conn.fetchval(

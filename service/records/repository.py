@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from service.batches.rows import MEASURE_RANGES, CheckupRow, MedicationRow
 from service.core.database import Connection
+from service.records.rows import MEASURE_RANGES, CheckupRow, MedicationRow
 
 
 @dataclass(frozen=True, slots=True)

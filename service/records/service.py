@@ -8,14 +8,21 @@ from datetime import date
 
 import asyncpg
 
+from service.batches.fields import RowError
 from service.batches.repository import BatchRow
-from service.batches.rows import CheckupRow, MedicationRow, RowError, validate_checkup_row, validate_medication_row
 from service.batches.sinks import Applied
 from service.batches.steps import split_unique
+from service.batches.uploaders import CLAIMS_OWNER_PREFIX
 from service.core.database import Connection
 from service.records import repository as repo
-
-CLAIMS_OWNER_PREFIX = "claims:"
+from service.records.rows import (
+    CHECKUP_COLUMNS,
+    MEDICATION_COLUMNS,
+    CheckupRow,
+    MedicationRow,
+    validate_checkup_row,
+    validate_medication_row,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +38,7 @@ class InsuredNumber:
 class MedicationSink:
     """The medication batch kind: dispensed drugs from a claims processor, one insurer number per row."""
 
-    kind = "medication"
+    columns = MEDICATION_COLUMNS
 
     def validate(
         self, raw: dict[str, object], *, row: int, batch: BatchRow, today: date
@@ -50,7 +57,7 @@ class MedicationSink:
 class CheckupSink:
     """The checkup batch kind: results uploaded by the insurer of the examined insured."""
 
-    kind = "checkup"
+    columns = CHECKUP_COLUMNS
 
     def validate(
         self, raw: dict[str, object], *, row: int, batch: BatchRow, today: date

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from service.batches import sinks
+from service.eligibility.service import EligibilitySink
 from tests.factories import eligibility_csv, eligibility_row, make_insurer, upload, wait_for_batch
 
 ROWS = 200
@@ -19,8 +19,7 @@ ROWS = 200
 @pytest.fixture
 def step_failing_once() -> Iterator[list[int]]:
     """The eligibility sink raises a bug once, on the step that holds row 101 (steps are 50 rows in tests)."""
-    sink = sinks.sink_for("eligibility")
-    original = type(sink).apply
+    original = EligibilitySink.apply
     failed: list[int] = []
 
     async def apply(self: Any, conn: asyncpg.Connection, *, batch: Any, rows: Sequence[tuple[int, Any]]) -> Any:
@@ -29,9 +28,9 @@ def step_failing_once() -> Iterator[list[int]]:
             raise RuntimeError("a bug in step 3")
         return await original(self, conn, batch=batch, rows=rows)
 
-    type(sink).apply = apply  # type: ignore[method-assign]
+    EligibilitySink.apply = apply  # type: ignore[method-assign]
     yield failed
-    type(sink).apply = original  # type: ignore[method-assign]
+    EligibilitySink.apply = original  # type: ignore[method-assign]
 
 
 async def test_a_failed_batch_resumes_after_its_last_committed_row(

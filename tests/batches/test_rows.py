@@ -10,18 +10,23 @@ from decimal import Decimal
 
 import pytest
 
-from service.batches.rows import (
-    COLUMNS,
+from service.batches.fields import RowError
+from service.batches.header import Columns, check_header
+from service.batches.sinks import sink_for, sinks_by_kind
+from service.eligibility.rows import ELIGIBILITY_COLUMNS, EligibilityRow, validate_eligibility_row
+from service.eligibility.service import EligibilitySink
+from service.records.rows import (
+    CHECKUP_COLUMNS,
     MEASURE_RANGES,
+    MEDICATION_COLUMNS,
     CheckupRow,
-    EligibilityRow,
     MedicationRow,
-    RowError,
-    check_header,
     validate_checkup_row,
-    validate_eligibility_row,
     validate_medication_row,
 )
+
+SPECS: dict[str, Columns] = {c.kind: c for c in (ELIGIBILITY_COLUMNS, MEDICATION_COLUMNS, CHECKUP_COLUMNS)}
+COLUMNS = {kind: spec.contract for kind, spec in SPECS.items()}
 
 TODAY = date(2024, 5, 1)
 INSURER = "33120015"
@@ -591,7 +596,7 @@ def test_checkup_measure_details_do_not_echo_values() -> None:
 
 
 def header_problems(columns: list[str], kind: str, **options: bool) -> list[tuple[str | None, str]]:
-    errors = check_header(columns, kind=kind, **options)
+    errors = check_header(columns, SPECS[kind], **options)
     assert all(error.row == 0 for error in errors)
     return [(error.field, error.error) for error in errors]
 
@@ -610,7 +615,7 @@ def header_problems(columns: list[str], kind: str, **options: bool) -> list[tupl
     ],
 )
 def test_good_headers(kind: str, columns: list[str]) -> None:
-    assert check_header(columns, kind=kind) == []
+    assert check_header(columns, SPECS[kind]) == []
 
 
 def test_header_without_action_needs_the_upsert_columns() -> None:
@@ -633,7 +638,7 @@ def test_header_errors() -> None:
 
 
 def test_unknown_column_hints_at_the_contract_name() -> None:
-    errors = check_header(["\ufeffrecord_id", "disqualified_on", "action"], kind="eligibility")
+    errors = check_header(["\ufeffrecord_id", "disqualified_on", "action"], ELIGIBILITY_COLUMNS)
     assert [(error.field, error.error) for error in errors] == [
         (None, "unknown_column"),
         ("record_id", "missing_column"),
@@ -657,11 +662,16 @@ def test_partial_check_of_an_ndjson_line_never_asks_for_a_header(
 
 def test_data_line_instead_of_header_is_one_error_without_echo() -> None:
     line = ["R-1", "upsert", "愛知", "1234", "01", "1", NAME_KANJI, NAME_KANA, BIRTHDATE, "1", ADDRESS]
-    [error] = check_header(line, kind="eligibility")
+    [error] = check_header(line, ELIGIBILITY_COLUMNS)
     assert (error.row, error.field, error.error) == (0, None, "missing_header")
     assert not any(value in error.detail for value in PERSONAL)
 
 
 def test_unknown_kind_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="kind"):
-        check_header(["record_id"], kind="claims")
+        sink_for(sinks_by_kind(EligibilitySink()), "claims")
+
+
+def test_two_sinks_of_one_kind_are_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="kind 'eligibility'"):
+        sinks_by_kind(EligibilitySink(), EligibilitySink())

@@ -195,3 +195,21 @@ async def test_a_cancelled_retry_stops_at_once() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def _raised_in(filename: str, exc: BaseException) -> BaseException:
+    """`exc` as raised by code of `filename` (its traceback names that file)."""
+    try:
+        exec(compile("raise exc", filename, "exec"), {"exc": exc})
+    except BaseException as raised:
+        return raised
+    raise AssertionError("unreachable")
+
+
+def test_a_redis_connection_torn_down_under_a_write_is_transient() -> None:
+    # redis/redis-py#4287: the transport's own error leaks out of a write to a connection the peer just closed
+    redis_module = "/venv/site-packages/redis/asyncio/connection.py"
+    assert is_transient(_raised_in(redis_module, AttributeError("'NoneType' object has no attribute 'writelines'")))
+    assert is_transient(_raised_in(redis_module, TypeError("'NoneType' object is not callable")))
+    assert not is_transient(_raised_in("/work/service/x.py", AttributeError("'NoneType' object has no attribute 'x'")))
+    assert not is_transient(_raised_in(redis_module, AttributeError("'Foo' object has no attribute 'bar'")))

@@ -181,13 +181,6 @@ def test_normalize_identity_keeps_prefecture() -> None:
     )
 
 
-def test_matching_identities_share_candidate_keys() -> None:
-    record = normalize_identity(identity(address="千代田区千代田1-1-1"))
-    holder = normalize_identity(identity())
-
-    assert record.candidate_keys() == holder.candidate_keys()
-
-
 @pytest.mark.parametrize("sex", [0, 3, 9])
 def test_identity_refuses_unknown_sex(sex: int) -> None:
     with pytest.raises(ValueError, match="sex"):

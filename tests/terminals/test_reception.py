@@ -36,8 +36,8 @@ from facematch import (
     Reason,
     Refusal,
 )
-from service.authority.ca import JST, CertificateAuthority, generate_card_key
-from terminals.card import CardLocked, VirtualCard, WrongPin
+from service.authority.ca import CertificateAuthority, generate_card_key
+from service.core.clock import JST
 from terminals.reception import (
     CLEAR_SCREEN,
     Console,
@@ -54,6 +54,7 @@ from terminals.reception import (
     period_text,
     render_result,
 )
+from virtualcard import CardLocked, VirtualCard, WrongPin
 
 PIN = "4271"
 TOKEN = "terminal-token"

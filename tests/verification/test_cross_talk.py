@@ -21,7 +21,6 @@ from fastapi import FastAPI
 from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority
 from service.linking import service as linking
-from terminals.card import VirtualCard
 from tests.factories import (
     eligibility_csv,
     eligibility_row,
@@ -31,6 +30,7 @@ from tests.factories import (
     upload_and_wait,
     verify_card,
 )
+from virtualcard import VirtualCard
 
 CARDS, TERMINALS, CHECKS, CONCURRENCY = 200, 20, 2000, 64
 

@@ -16,7 +16,6 @@ from service import cards
 from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority
 from service.core.clock import clock
-from terminals.card import VirtualCard
 from tests.factories import (
     b64,
     bearer,
@@ -31,6 +30,7 @@ from tests.factories import (
     upload_and_wait,
     verify_card,
 )
+from virtualcard import VirtualCard
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from service import cards
 from service.accounts import service as accounts
 from service.core.clock import clock
-from terminals.card import VirtualCard
 from tests.factories import (
     bearer,
     card_proof,
@@ -30,6 +29,7 @@ from tests.factories import (
     post_batch_and_wait,
     verify_card,
 )
+from virtualcard import VirtualCard
 
 PASSWORD = "correct horse battery"
 ROLES = ("reception", "doctor", "dentist", "pharmacist")

@@ -25,7 +25,7 @@ from service.authority.ca import (
     verify_issued_by,
 )
 from service.authority.errors import BadSignature
-from terminals.card import CardError, CardLocked, VirtualCard, WrongPin
+from virtualcard import CardError, CardLocked, VirtualCard, WrongPin
 
 PIN = "4271"
 NONCE = b"server nonce \x00\xff" * 2
@@ -196,7 +196,7 @@ def test_processes_entering_wrong_pins_together_lose_no_failure(
 ) -> None:
     card = make_card(pin_retry_limit=10)
     code = (
-        "import sys; from terminals.card import VirtualCard, WrongPin; card = VirtualCard.load(sys.argv[1]); "
+        "import sys; from virtualcard import VirtualCard, WrongPin; card = VirtualCard.load(sys.argv[1]); "
         "print('ready', flush=True); sys.stdin.read()\n"
         "try: card.sign(b'nonce', pin='0000')\nexcept WrongPin: pass"
     )
@@ -340,8 +340,9 @@ def test_missing_or_binary_file_raises_card_error(tmp_path: Path) -> None:
         VirtualCard.load(tmp_path / "binary.json")
 
 
-def test_card_module_imports_nothing_from_the_service() -> None:
-    code = "import sys, terminals.card; print(sorted(m for m in sys.modules if m.split('.')[0] == 'service'))"
+def test_card_package_imports_nothing_from_the_service_or_the_terminals() -> None:
+    code = ("import sys, virtualcard; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('service', 'terminals')))")
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True

@@ -1,7 +1,8 @@
 """The virtual My Number Card: a file holding the user certificate, its private key, the face photo and the
 card's own counters (PIN failures, face-match failures), as the chip would.
 
-This is the card side, used by the clinic terminal and the admin command; it imports nothing from `service/`.
+Used by the clinic terminal (signing) and by the authority (issuing, renewal); it imports nothing from
+`service/` or `terminals/`.
 
 File format (JSON, UTF-8, mode 0600; binary values in standard base64)::
 
@@ -31,11 +32,9 @@ Exceptions::
 from __future__ import annotations
 
 import base64
-import fcntl
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from virtualcard.files import directory_lock, write_atomically
 
 FORMAT = "onshi-virtual-card/1"
 FACE_FORMATS = frozenset({"jp2", "jpeg", "png"})
@@ -125,43 +126,6 @@ def _check_key_pair(certificate_der: bytes, private_key: rsa.RSAPrivateKey) -> x
     if public_key.public_numbers() != private_key.public_key().public_numbers():
         raise ValueError("the private key does not match the certificate")
     return certificate
-
-
-def _write_atomically(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write `data` to a temporary file (mode 0600), then rename it over `path` or link it as a new file."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if replace:
-            os.replace(temp, path)
-        else:
-            os.link(temp, path)  # fails if the path exists: never overwrite another card
-        _fsync_directory(path.parent)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable: a counter must survive a power cut."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock on the card's directory (the card file itself is replaced on every write)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -304,7 +268,7 @@ class VirtualCard:
         }
         contents = _parse(document)
         path = Path(path)
-        _write_atomically(path, _encode(contents), replace=False)
+        write_atomically(path, _encode(contents), replace=False)
         return cls(path, contents, _stamp(path))
 
     @classmethod
@@ -415,7 +379,7 @@ class VirtualCard:
     @contextmanager
     def _locked_for_update(self) -> Iterator[_Contents]:
         """Hold the card's lock and start from the file's current state (another process may have written)."""
-        with _directory_lock(self.path.parent):
+        with directory_lock(self.path.parent):
             self._refresh()
             yield self._contents
 
@@ -427,7 +391,7 @@ class VirtualCard:
             self._stamp = stamp
 
     def _save(self) -> None:
-        _write_atomically(self.path, _encode(self._contents), replace=True)
+        write_atomically(self.path, _encode(self._contents), replace=True)
         self._stamp = _stamp(self.path)
 
 
