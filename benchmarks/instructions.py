@@ -9,7 +9,8 @@ this process (its own work is not counted):
 - the floor: the bare FastAPI app of `benchmarks/floor_app.py`, two POSTs per "verification".
 
 Used by `benchmarks.peak` as the phase `instructions` (`--phases instructions` alone takes about 5 minutes,
-mostly the server starting under valgrind). The two figures and their ratio are printed and land in the JSON.
+mostly the server starting under valgrind). The two figures and their ratio are printed and land in the JSON;
+the profiles stay beside the report (`callgrind_annotate --inclusive=yes <report dir>/callgrind-onshi.<pid>.*`).
 Instructions are not time: a memory stall or a system call costs more than its instruction count says, so the
 ratio in instructions is lower than the ratio in CPU time that the saturation phases measure.
 """

@@ -481,8 +481,8 @@ async def _phases(args: argparse.Namespace, work: Path, out: Path, *, cluster: C
             by_data[f"records_{args.small_records}"] = saturation(bench, "small")
         if "instructions" in phases and cluster is None:
             if instructions.available():
-                bench.results["instructions"] = instructions.measure(env=env, fixture=bench.fixture, work=work,
-                                                                     say=say)
+                bench.results["instructions"] = instructions.measure(env=env, fixture=bench.fixture, work=out,
+                                                                     say=say)  # profiles kept beside the report
                 say(f"instructions: {json.dumps(bench.results['instructions'])}")
             else:
                 say("instructions: valgrind is not installed (apt-get install valgrind): skipped")
