@@ -6,7 +6,7 @@ dependencies): it fetches uv itself from PyPI with pip into `.tools/uv/` (once),
 `uv sync --locked` with every extra and the dev group. uv never compiles dlib (pyproject.toml, [tool.uv]).
 
     python dev.py demo      start the service on embedded PostgreSQL + Redis, seeded with demo data
-    python dev.py test      lint, type-check and run the whole test suite
+    python dev.py test      lint, type-check and run the whole test suite (in parallel: PARALLEL below)
     python dev.py lint      ruff + mypy only
     python dev.py run ARGS  run `python ARGS` in the virtual environment, in the current directory
                             (e.g. `python dev.py run -m service.admin --help`)
@@ -40,6 +40,10 @@ MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_re
 BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
 CLUSTER_PACKAGES = ("haproxy",)
 HEARTBEAT_SECONDS = 15.0
+# The suite on every core (pytest-xdist): each test process has its own database and Redis (tests/conftest.py);
+# a file's tests stay in one process, so its module fixtures (servers, a browser) start once. `-n 0` after
+# `python dev.py test` runs in one process.
+PARALLEL = ("-n", "auto", "--dist", "loadfile")
 
 
 def _venv_python() -> Path:
@@ -196,7 +200,7 @@ def main(argv: list[str]) -> int:
     if (code := lint(python)) != 0:
         return code
     _say("running pytest")
-    return _run(python, "-m", "pytest", *argv[1:])
+    return _run(python, "-m", "pytest", *PARALLEL, *argv[1:])
 
 
 if __name__ == "__main__":

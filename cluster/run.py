@@ -300,11 +300,13 @@ class Cluster:
         return done.stdout.split("\n", 1)[0].strip()
 
     def master_of_key(self, key: str) -> int:
-        """The port of the master that holds `key`'s slot now."""
-        done = subprocess.run([str(redis_bin("redis-cli")), "-p", str(self.ports.redis[0]), "cluster", "keyslot",
-                               key], capture_output=True, text=True, timeout=10, check=True)
+        """The port of the master that holds `key`'s slot now (asked of a node still running: the first may have
+        been killed)."""
+        port = str(next(iter(self._redis)))
+        done = subprocess.run([str(redis_bin("redis-cli")), "-p", port, "cluster", "keyslot", key],
+                              capture_output=True, text=True, timeout=10, check=True)
         slot = int(done.stdout.strip())
-        shards = subprocess.run([str(redis_bin("redis-cli")), "-p", str(self.ports.redis[0]), "cluster", "slots"],
+        shards = subprocess.run([str(redis_bin("redis-cli")), "-p", port, "cluster", "slots"],
                                 capture_output=True, text=True, timeout=10, check=True).stdout.split()
         # redis-cli prints each range as: start, end, master ip, master port, master id, replicas...
         for index in range(len(shards) - 3):

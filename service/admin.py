@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 
 from service import cards
@@ -25,6 +24,7 @@ from service.audit import service as audit
 from service.authority import repository as authority_repository
 from service.authority import service as authority_service
 from service.authority.schemas import IdentityAttributes
+from service.core.database import Connection
 from service.core.errors import OnshiError
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings
@@ -32,7 +32,7 @@ from service.maintenance import service as maintenance
 from service.runtime import connection, database_url, load_authority, prepare, settings_or_exit
 
 ACTOR = "admin-cli"
-Handler = Callable[[asyncpg.Connection, argparse.Namespace, Settings], Awaitable[dict[str, Any]]]
+Handler = Callable[[Connection, argparse.Namespace, Settings], Awaitable[dict[str, Any]]]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,33 +86,33 @@ def _card_parsers(sub: Any) -> None:
         p.add_argument("--reason", help="X.509 reason code name")
 
 
-async def _facility(conn: asyncpg.Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _facility(conn: Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_facility(conn, code=a.code, name=a.name, type_=a.type)
 
 
-async def _terminal(conn: asyncpg.Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _terminal(conn: Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_terminal(conn, facility_code=a.facility)
 
 
-async def _staff(conn: asyncpg.Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _staff(conn: Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_staff(
         conn, facility_code=a.facility, role=a.role, login=a.login, password=a.password
     )
 
 
-async def _insurer(conn: asyncpg.Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _insurer(conn: Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_insurer(conn, number=a.number, name=a.name)
 
 
-async def _operator(conn: asyncpg.Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _operator(conn: Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_operator(conn)
 
 
-async def _claims(conn: asyncpg.Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+async def _claims(conn: Connection, _a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
     return await accounts.create_claims_processor(conn)
 
 
-async def _issue(conn: asyncpg.Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+async def _issue(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     identity = IdentityAttributes(
         name_kanji=a.name_kanji, name_kana=a.name_kana, birthdate=a.birthdate, sex=a.sex, address=a.address
     )
@@ -122,12 +122,12 @@ async def _issue(conn: asyncpg.Connection, a: argparse.Namespace, settings: Sett
     )
 
 
-async def _renew(conn: asyncpg.Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+async def _renew(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return await cards.renew_card(conn, authority=load_authority(settings), path=a.card, actor=ACTOR)
 
 
 def _status_change(action: str) -> Handler:
-    async def handler(conn: asyncpg.Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
+    async def handler(conn: Connection, a: argparse.Namespace, _s: Settings) -> dict[str, Any]:
         row = await authority_service.change_status(conn, serial=a.serial, action=action, reason=a.reason,
                                                     actor=ACTOR)
         return {"serial": row.serial, "status": row.status, "status_reason": row.status_reason}
@@ -135,7 +135,7 @@ def _status_change(action: str) -> Handler:
     return handler
 
 
-async def _verify_audit(conn: asyncpg.Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+async def _verify_audit(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     directory = a.anchors or settings.audit_anchor_path
     signed, problems = anchors.read_anchors(directory)
     report = await audit.verify(conn, anchors.latest_per_shard(signed))
@@ -144,7 +144,7 @@ async def _verify_audit(conn: asyncpg.Connection, a: argparse.Namespace, setting
             "anchors": {"directory": str(directory), "signed": len(signed), "problems": problems}}
 
 
-async def _partitions(conn: asyncpg.Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+async def _partitions(conn: Connection, a: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     keep = settings.retention_months if a.retention_months is None else a.retention_months
     created = await maintenance.ensure_ahead(conn)
     dropped, checkpoints = await maintenance.apply_retention(conn, keep_months=keep, dry_run=not a.apply)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import asyncpg
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from service.authority import service as authority_service
 from service.authority.ca import CertificateAuthority
 from service.authority.repository import get_certificate, get_holder
 from service.authority.schemas import IdentityAttributes
+from service.core.database import Connection
 from service.core.errors import InvalidInput, NotFound
 from virtualcard import VirtualCard
 
@@ -36,7 +36,7 @@ def card_photo(path: Path | None) -> tuple[bytes, str]:
 
 
 async def issue_card(
-    conn: asyncpg.Connection, *, authority: CertificateAuthority, out: Path, identity: IdentityAttributes,
+    conn: Connection, *, authority: CertificateAuthority, out: Path, identity: IdentityAttributes,
     photo: tuple[bytes, str], pin: str | None, pin_retry_limit: int, actor: str,
 ) -> dict[str, object]:
     """A new key pair and user certificate, the holder's attributes recorded, the card file written."""
@@ -58,7 +58,7 @@ async def issue_card(
 
 
 async def renew_card(
-    conn: asyncpg.Connection, *, authority: CertificateAuthority, path: Path, actor: str
+    conn: Connection, *, authority: CertificateAuthority, path: Path, actor: str
 ) -> dict[str, str]:
     """Renewal: a new key and certificate (new serial) in the same card file; old -> new recorded."""
     card = VirtualCard.load(path)

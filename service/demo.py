@@ -15,14 +15,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from service import cards
 from service.accounts import service as accounts
 from service.app import batch_sinks
 from service.authority.schemas import IdentityAttributes
 from service.batches import service as batches
 from service.batches.worker import BatchWorker
+from service.core.database import Connection
 from service.core.settings import Settings
 from service.linking import service as linking
 from service.runtime import connection, load_authority
@@ -71,7 +70,7 @@ async def _body(text: str) -> AsyncIterator[bytes]:
 
 
 async def _upload(
-    conn: asyncpg.Connection, *, insurer: str | None, csv_text: str, key: str, kind: str = "eligibility",
+    conn: Connection, *, insurer: str | None, csv_text: str, key: str, kind: str = "eligibility",
     owner: str | None = None,
 ) -> None:
     upload = batches.Upload(kind=kind, owner=owner or f"insurer:{insurer}", insurer_number=insurer,
@@ -79,7 +78,7 @@ async def _upload(
     await batches.receive(conn, upload=upload, body=_body(csv_text), max_bytes=1 << 20, chunk_bytes=1 << 20)
 
 
-async def _accounts(conn: asyncpg.Connection) -> dict[str, Any]:
+async def _accounts(conn: Connection) -> dict[str, Any]:
     out: dict[str, Any] = {"facilities": [], "staff": [], "insurers": []}
     for code, name, type_ in ((CLINIC, "オンシ内科クリニック", "clinic"), (PHARMACY, "オンシ薬局 霞が関店", "pharmacy")):
         await accounts.create_facility(conn, code=code, name=name, type_=type_)
@@ -105,7 +104,7 @@ def _face_demo(demo_dir: Path) -> tuple[bytes, str, str]:
     return photo, "jp2", str(video)
 
 
-async def _cards(conn: asyncpg.Connection, settings: Settings, demo_dir: Path) -> list[dict[str, Any]]:
+async def _cards(conn: Connection, settings: Settings, demo_dir: Path) -> list[dict[str, Any]]:
     authority = load_authority(settings)
     face_photo, face_format, camera = _face_demo(demo_dir)
     issued = []
@@ -122,7 +121,7 @@ async def _cards(conn: asyncpg.Connection, settings: Settings, demo_dir: Path) -
     return issued
 
 
-async def _register(conn: asyncpg.Connection, issued: list[dict[str, Any]]) -> None:
+async def _register(conn: Connection, issued: list[dict[str, Any]]) -> None:
     for card in issued:
         if card["registered"]:
             holder_id = await conn.fetchval("SELECT holder_id FROM certificates WHERE serial = $1", card["serial"])
@@ -160,7 +159,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
     return out
 
 
-async def _current_states(conn: asyncpg.Connection, issued: list[dict[str, Any]]) -> None:
+async def _current_states(conn: Connection, issued: list[dict[str, Any]]) -> None:
     """Each card as it is now (renewed, suspended, unlinked...), read from its file and the database."""
     from virtualcard import VirtualCard
 

@@ -6,11 +6,10 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from pydantic import ValidationError
 
 from service.authority.ca import CertificateAuthority
-from service.core.database import create_pool
+from service.core.database import Connection, create_pool
 from service.core.embedded import resolve_urls, start_postgres
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings, get_settings
@@ -42,7 +41,7 @@ def load_authority(settings: Settings) -> CertificateAuthority:
 
 
 @asynccontextmanager
-async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+async def connection(settings: Settings) -> AsyncIterator[Connection]:
     """One connection in one transaction (commit on success), for command-line work."""
     assert settings.database_url is not None
     pool = await create_pool(settings.database_url, min_size=1, max_size=1)

@@ -145,17 +145,9 @@ async def upload(
 
 
 async def wait_for_batch(client: httpx.AsyncClient, *, insurer: dict[str, str], batch_id: str) -> dict[str, Any]:
-    """Poll until the batch is done or failed (the worker runs in the app)."""
-    import asyncio
-
+    """The batch's status once it is done or failed."""
     url = f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches/{batch_id}"
-    for _ in range(600):
-        response = await client.get(url, headers=bearer(insurer["token"]))
-        body: dict[str, Any] = response.json()
-        if body["status"] in {"done", "failed"}:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"batch {batch_id} did not finish: {body}")
+    return await wait_for_status(client, url=url, token=insurer["token"])
 
 
 async def upload_and_wait(
@@ -252,10 +244,16 @@ async def post_batch(
 
 
 async def wait_for_status(client: httpx.AsyncClient, *, url: str, token: str) -> dict[str, Any]:
-    """Poll a batch status URL until the batch is done or failed."""
+    """Poll a batch status URL until the batch is done or failed.
+
+    The in-process app (tests/conftest.py: AppClient) runs no worker in the background: its batches are processed
+    here, before the first look. A live server processes its own.
+    """
     import asyncio
 
     for _ in range(600):
+        if (run_batches := getattr(client, "run_batches", None)) is not None:
+            await run_batches()
         body: dict[str, Any] = (await client.get(url, headers=bearer(token))).json()
         if body["status"] in {"done", "failed"}:
             return body

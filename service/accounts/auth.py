@@ -21,7 +21,7 @@ from service.accounts.errors import InsurerNotFound
 from service.core.database import get_pool
 from service.core.errors import Forbidden, Unauthorized
 from service.core.middleware import note_principal
-from service.core.security import Principal, TokenKind, hash_token
+from service.core.security import Principal, TerminalPrincipal, TokenKind, hash_token
 
 CACHE_LIMIT = 50_000  # distinct live tokens remembered per process; the cache empties when it is full
 
@@ -105,6 +105,15 @@ async def authenticate_as(request: Request, kind: TokenKind) -> Principal:
     return principal
 
 
+@authenticates
+async def authenticate_terminal(request: Request) -> TerminalPrincipal:
+    """The calling reception terminal (401 without a credential, 403 for another kind of credential)."""
+    terminal = (await authenticate(request)).as_terminal()
+    if terminal is None:
+        raise Forbidden("this endpoint needs a terminal credential")
+    return terminal
+
+
 def _require(kind: TokenKind) -> object:
     # One dependency, not one per level: FastAPI spends about as much on resolving a dependency as on a request.
     @authenticates
@@ -114,7 +123,7 @@ def _require(kind: TokenKind) -> object:
     return Depends(dependency)
 
 
-TerminalAuth = Annotated[Principal, _require("terminal")]
+TerminalAuth = Annotated[TerminalPrincipal, Depends(authenticate_terminal)]
 InsurerAuth = Annotated[Principal, _require("insurer")]
 OperatorAuth = Annotated[Principal, _require("operator")]
 ClaimsAuth = Annotated[Principal, _require("claims")]

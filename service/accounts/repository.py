@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.core.database import Connection
+
 
 @dataclass(frozen=True, slots=True)
 class TokenRow:
@@ -19,7 +21,7 @@ class TokenRow:
     claims_processor_id: str | None
 
 
-async def insert_facility(conn: asyncpg.Connection, *, code: str, name: str, type_: str) -> bool:
+async def insert_facility(conn: Connection, *, code: str, name: str, type_: str) -> bool:
     """Insert a facility; False when the code exists."""
     row = await conn.fetchval(
         "INSERT INTO facilities (code, name, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING code",
@@ -28,19 +30,19 @@ async def insert_facility(conn: asyncpg.Connection, *, code: str, name: str, typ
     return row is not None
 
 
-async def facility_exists(conn: asyncpg.Connection, code: str) -> bool:
+async def facility_exists(conn: Connection, code: str) -> bool:
     """Whether the facility exists."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM facilities WHERE code = $1)", code))
 
 
-async def insert_terminal(conn: asyncpg.Connection, *, facility_code: str) -> str:
+async def insert_terminal(conn: Connection, *, facility_code: str) -> str:
     """A new terminal of the facility; returns its id."""
     value = await conn.fetchval("INSERT INTO terminals (facility_code) VALUES ($1) RETURNING id::text", facility_code)
     return str(value)
 
 
 async def insert_staff(
-    conn: asyncpg.Connection, *, facility_code: str, role: str, login: str, password_hash: str
+    conn: Connection, *, facility_code: str, role: str, login: str, password_hash: str
 ) -> str | None:
     """A new staff member; None when the login is taken."""
     value = await conn.fetchval(
@@ -51,7 +53,7 @@ async def insert_staff(
     return None if value is None else str(value)
 
 
-async def insert_insurer(conn: asyncpg.Connection, *, number: str, name: str) -> bool:
+async def insert_insurer(conn: Connection, *, number: str, name: str) -> bool:
     """Insert an insurer; False when the number exists."""
     row = await conn.fetchval(
         "INSERT INTO insurers (number, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING number", number, name
@@ -59,18 +61,18 @@ async def insert_insurer(conn: asyncpg.Connection, *, number: str, name: str) ->
     return row is not None
 
 
-async def insert_claims_processor(conn: asyncpg.Connection, *, name: str) -> str:
+async def insert_claims_processor(conn: Connection, *, name: str) -> str:
     """A new claims processor (審査支払機関); returns its id."""
     return str(await conn.fetchval("INSERT INTO claims_processors (name) VALUES ($1) RETURNING id::text", name))
 
 
-async def insert_operator(conn: asyncpg.Connection, *, name: str) -> str:
+async def insert_operator(conn: Connection, *, name: str) -> str:
     """A new authority operator; returns its id."""
     return str(await conn.fetchval("INSERT INTO operators (name) VALUES ($1) RETURNING id::text", name))
 
 
 async def insert_token(
-    conn: asyncpg.Connection, *, token_hash: bytes, kind: str, terminal_id: str | None = None,
+    conn: Connection, *, token_hash: bytes, kind: str, terminal_id: str | None = None,
     insurer_number: str | None = None, claims_processor_id: str | None = None, operator_id: str | None = None,
 ) -> None:
     """Store a token's hash with what it grants."""
@@ -81,7 +83,7 @@ async def insert_token(
     )
 
 
-async def find_token(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes) -> TokenRow | None:
+async def find_token(conn: Connection | asyncpg.Pool, token_hash: bytes) -> TokenRow | None:
     """The live token with this hash, with the facility of its terminal."""
     row = await conn.fetchrow(
         "SELECT t.id::text, t.kind, t.terminal_id::text, term.facility_code, t.insurer_number, "
@@ -90,4 +92,4 @@ async def find_token(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes)
         "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         token_hash,
     )
-    return None if row is None else TokenRow(*row.values())
+    return None if row is None else TokenRow(**row)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from service.accounts import repository as repo
 from service.accounts.errors import AlreadyExists, FacilityNotFound, InvalidInsurerNumber
+from service.core.database import Connection
 from service.core.errors import InvalidInput
 from service.core.identifiers import is_valid_insurer_number
 from service.core.security import hash_password, hash_token, new_token
@@ -14,7 +13,7 @@ FACILITY_TYPES = ("clinic", "hospital", "dental", "pharmacy")
 STAFF_ROLES = ("reception", "doctor", "dentist", "pharmacist")
 
 
-async def create_facility(conn: asyncpg.Connection, *, code: str, name: str, type_: str) -> dict[str, str]:
+async def create_facility(conn: Connection, *, code: str, name: str, type_: str) -> dict[str, str]:
     """Register a facility under its 10-digit 医療機関コード."""
     if not (len(code) == 10 and code.isascii() and code.isdigit()):
         raise InvalidInput("facility code must be 10 digits (医療機関コード)")
@@ -27,7 +26,7 @@ async def create_facility(conn: asyncpg.Connection, *, code: str, name: str, typ
     return {"facility_code": code}
 
 
-async def create_terminal(conn: asyncpg.Connection, *, facility_code: str) -> dict[str, str]:
+async def create_terminal(conn: Connection, *, facility_code: str) -> dict[str, str]:
     """A reception terminal bound to one facility, and its bearer token."""
     if not await repo.facility_exists(conn, facility_code):
         raise FacilityNotFound(f"no facility {facility_code}")
@@ -38,7 +37,7 @@ async def create_terminal(conn: asyncpg.Connection, *, facility_code: str) -> di
 
 
 async def create_staff(
-    conn: asyncpg.Connection, *, facility_code: str, role: str, login: str, password: str
+    conn: Connection, *, facility_code: str, role: str, login: str, password: str
 ) -> dict[str, str]:
     """A staff member of a facility with a role; the password is stored as a scrypt hash."""
     if role not in STAFF_ROLES:
@@ -55,7 +54,7 @@ async def create_staff(
     return {"staff_id": staff_id}
 
 
-async def create_insurer(conn: asyncpg.Connection, *, number: str, name: str) -> dict[str, str]:
+async def create_insurer(conn: Connection, *, number: str, name: str) -> dict[str, str]:
     """An insurer (保険者) and its token, scoped to its insurer number."""
     if not is_valid_insurer_number(number):
         raise InvalidInsurerNumber(f"{number!r} is not a valid insurer number (6 or 8 digits, check digit)")
@@ -66,7 +65,7 @@ async def create_insurer(conn: asyncpg.Connection, *, number: str, name: str) ->
     return {"insurer_number": number, "token": token}
 
 
-async def create_operator(conn: asyncpg.Connection, *, name: str = "operator") -> dict[str, str]:
+async def create_operator(conn: Connection, *, name: str = "operator") -> dict[str, str]:
     """An authority operator (J-LIS role) token."""
     operator_id = await repo.insert_operator(conn, name=name)
     token = new_token("operator")
@@ -74,7 +73,7 @@ async def create_operator(conn: asyncpg.Connection, *, name: str = "operator") -
     return {"token": token}
 
 
-async def create_claims_processor(conn: asyncpg.Connection, *, name: str = "claims processor") -> dict[str, str]:
+async def create_claims_processor(conn: Connection, *, name: str = "claims processor") -> dict[str, str]:
     """A claims processor (審査支払機関) token for medication batches."""
     processor_id = await repo.insert_claims_processor(conn, name=name)
     token = new_token("claims")

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from service.audit import repository as repo
 from service.core.clock import clock
+from service.core.database import Connection
 from service.core.faults import raise_if_cancelling
 from service.core.logging import get_logger
 
@@ -79,7 +80,7 @@ class AnchorSigner:
         return json.dumps({"at": moment, "heads": [[s, q, h.hex()] for s, q, h in heads], "signature": signature},
                           separators=(",", ":"))
 
-    async def anchor(self, conn: asyncpg.Connection) -> bool:
+    async def anchor(self, conn: Connection) -> bool:
         """Append a signed line of the current heads, unless they have not moved since the last; True if written."""
         heads = [(r["shard"], r["seq"], bytes(r["head"])) for r in await repo.shards(conn)]
         if heads == self._last:

@@ -13,10 +13,9 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from service.audit import repository as repo
 from service.core.clock import clock
+from service.core.database import Connection
 
 SHARDS = 16
 PAGE = 5000
@@ -53,7 +52,7 @@ def entry(*, action: str, actor: str, subject: dict[str, object], at: datetime |
                  at=moment)
 
 
-async def record(conn: asyncpg.Connection, *, action: str, actor: str, subject: dict[str, object]) -> None:
+async def record(conn: Connection, *, action: str, actor: str, subject: dict[str, object]) -> None:
     """Append an entry to the trail, in the caller's transaction."""
     made = entry(action=action, actor=actor, subject=subject)
     await repo.append(conn, shard=made.shard, entry=made.text, at=made.at)
@@ -85,7 +84,7 @@ def _entry_hash(prev: bytes, entry: str) -> bytes:
     return hashlib.sha256(prev + entry.encode()).digest()
 
 
-async def verify(conn: asyncpg.Connection, anchored: dict[int, tuple[int, bytes]] | None = None) -> ChainReport:
+async def verify(conn: Connection, anchored: dict[int, tuple[int, bytes]] | None = None) -> ChainReport:
     """Recompute every chain (from its retention checkpoint, if any); report each broken shard's first break.
 
     With `anchored` (per shard, the furthest entry a signed anchor vouches for: `anchors.latest_per_shard`),
@@ -110,7 +109,7 @@ async def verify(conn: asyncpg.Connection, anchored: dict[int, tuple[int, bytes]
 
 
 async def _against_anchor(
-    conn: asyncpg.Connection, shard: int, head_seq: int, start: tuple[int, bytes], anchor: tuple[int, bytes]
+    conn: Connection, shard: int, head_seq: int, start: tuple[int, bytes], anchor: tuple[int, bytes]
 ) -> Break | None:
     seq, expected = anchor
     if seq <= start[0]:  # retention dropped the anchored month: the checkpoint is where the chain starts
@@ -125,7 +124,7 @@ async def _against_anchor(
 
 
 async def _verify_shard(
-    conn: asyncpg.Connection, shard: int, head_seq: int, head: bytes, start: tuple[int, bytes]
+    conn: Connection, shard: int, head_seq: int, head: bytes, start: tuple[int, bytes]
 ) -> tuple[int, Break | None]:
     (seq, prev), counted = start, 0
     while rows := await repo.entries(conn, shard=shard, after=seq, limit=PAGE):

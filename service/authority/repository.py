@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 import asyncpg
 
+from service.core.database import Connection
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateRow:
@@ -39,7 +41,7 @@ _HOLDER_COLUMNS = "id, name_kanji, name_kana, birthdate, sex, address"
 
 
 async def insert_holder(
-    conn: asyncpg.Connection, *, name_kanji: str, name_kana: str, birthdate: date, sex: int, address: str,
+    conn: Connection, *, name_kanji: str, name_kana: str, birthdate: date, sex: int, address: str,
     norm_kanji: str, norm_kana: str, norm_address: str,
 ) -> int:
     """A new holder; returns its id."""
@@ -52,7 +54,7 @@ async def insert_holder(
 
 
 async def insert_certificate(
-    conn: asyncpg.Connection, *, serial: str, holder_id: int, issuer: str, not_before: datetime,
+    conn: Connection, *, serial: str, holder_id: int, issuer: str, not_before: datetime,
     not_after: datetime, der: bytes,
 ) -> bool:
     """Record an issued certificate; False when the serial is known already."""
@@ -64,7 +66,7 @@ async def insert_certificate(
     return value is not None
 
 
-async def insert_event(conn: asyncpg.Connection, *, serial: str, action: str, reason: str | None, actor: str) -> None:
+async def insert_event(conn: Connection, *, serial: str, action: str, reason: str | None, actor: str) -> None:
     """Append to a certificate's history."""
     await conn.execute(
         "INSERT INTO certificate_events (serial, action, reason, actor) VALUES ($1, $2, $3, $4)",
@@ -72,21 +74,21 @@ async def insert_event(conn: asyncpg.Connection, *, serial: str, action: str, re
     )
 
 
-async def get_certificate(conn: asyncpg.Connection, serial: str, *, for_update: bool = False) -> CertificateRow | None:
+async def get_certificate(conn: Connection, serial: str, *, for_update: bool = False) -> CertificateRow | None:
     """A certificate by serial (optionally locked for a status change)."""
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {_CERT_COLUMNS} FROM certificates WHERE serial = $1{lock}", serial)
-    return None if row is None else CertificateRow(*row.values())
+    return None if row is None else CertificateRow(**row)
 
 
-async def get_holder(conn: asyncpg.Connection, holder_id: int) -> HolderRow | None:
+async def get_holder(conn: Connection, holder_id: int) -> HolderRow | None:
     """A holder's identity attributes."""
     row = await conn.fetchrow(f"SELECT {_HOLDER_COLUMNS} FROM holders WHERE id = $1", holder_id)
-    return None if row is None else HolderRow(*row.values())
+    return None if row is None else HolderRow(**row)
 
 
 async def set_status(
-    conn: asyncpg.Connection, *, serial: str, status: str, reason: str | None, replaced_by: str | None = None
+    conn: Connection, *, serial: str, status: str, reason: str | None, replaced_by: str | None = None
 ) -> None:
     """Change a certificate's status (the caller holds the row lock)."""
     await conn.execute(
@@ -96,7 +98,7 @@ async def set_status(
     )
 
 
-async def history(conn: asyncpg.Connection, serial: str) -> list[dict[str, object]]:
+async def history(conn: Connection, serial: str) -> list[dict[str, object]]:
     """A certificate's events, oldest first."""
     rows = await conn.fetch(
         "SELECT action, reason, actor, at FROM certificate_events WHERE serial = $1 ORDER BY id", serial
@@ -104,7 +106,7 @@ async def history(conn: asyncpg.Connection, serial: str) -> list[dict[str, objec
     return [dict(r.items()) for r in rows]
 
 
-async def count_admin_action(conn: asyncpg.Connection, action: str) -> None:
+async def count_admin_action(conn: Connection, action: str) -> None:
     """Count one certificate action of the admin command, in its transaction (migration 0008 says why)."""
     await conn.execute(
         """INSERT INTO admin_certificate_action_counts (action, count) VALUES ($1, 1)

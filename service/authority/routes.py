@@ -22,7 +22,7 @@ async def register_holder(body: HolderIn, operator: OperatorAuth, conn: DB, auth
     registered = await service.register_holder(
         conn, authority=authority, certificate_der=body.certificate_der(), identity=body, actor=operator.actor
     )
-    return HolderOut(serial=registered.serial, not_after=registered.not_after.isoformat(), status="active")
+    return HolderOut(serial=registered.serial, not_after=registered.not_after, status="active")
 
 
 @router.post(

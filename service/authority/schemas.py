@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.core.identifiers import contains_my_number
-from service.core.types import Base64Text
+from service.core.types import Base64Text, Timestamp
 
 
 class IdentityAttributes(BaseModel):
@@ -53,7 +53,7 @@ class HolderOut(BaseModel):
     """The registered certificate."""
 
     serial: str
-    not_after: str
+    not_after: Timestamp
     status: str
 
 

@@ -15,6 +15,7 @@ from service.authority.errors import CertificateNotFound, CertificateStateConfli
 from service.authority.schemas import IdentityAttributes
 from service.core import metrics
 from service.core.clock import clock
+from service.core.database import Connection
 from service.core.errors import InvalidInput
 from service.linking.normalize import normalize_address, normalize_kana_name, normalize_kanji_name
 
@@ -46,7 +47,7 @@ def _trusted(authority: crypto.CertificateAuthority, der: bytes) -> x509.Certifi
 
 
 async def register_holder(
-    conn: asyncpg.Connection, *, authority: crypto.CertificateAuthority, certificate_der: bytes,
+    conn: Connection, *, authority: crypto.CertificateAuthority, certificate_der: bytes,
     identity: IdentityAttributes, actor: str,
 ) -> Registered:
     """Record the identity attributes of the holder of an issued certificate."""
@@ -63,7 +64,7 @@ async def register_holder(
 
 
 async def _insert_certificate(
-    conn: asyncpg.Connection, *, certificate: x509.Certificate, holder_id: int, der: bytes
+    conn: Connection, *, certificate: x509.Certificate, holder_id: int, der: bytes
 ) -> str:
     serial = crypto.serial_to_str(certificate.serial_number)
     inserted = await repo.insert_certificate(
@@ -76,7 +77,7 @@ async def _insert_certificate(
 
 
 async def change_status(
-    conn: asyncpg.Connection, *, serial: str, action: str, reason: str | None, actor: str
+    conn: Connection, *, serial: str, action: str, reason: str | None, actor: str
 ) -> repo.CertificateRow:
     """Suspend (lost card hotline, 一時保留), release from suspension, or revoke a certificate."""
     allowed_from, new_status, default_reason, allowed_reasons = _TRANSITIONS[action]
@@ -97,7 +98,7 @@ async def change_status(
 
 
 async def renew(
-    conn: asyncpg.Connection, *, authority: crypto.CertificateAuthority, old_serial: str,
+    conn: Connection, *, authority: crypto.CertificateAuthority, old_serial: str,
     certificate_der: bytes, actor: str,
 ) -> str:
     """Register the new certificate of the same holder; the old one is revoked as superseded, old -> new kept."""

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from service.batches.fields import RowError
+from service.core.database import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +60,11 @@ _COLUMNS = (
 
 
 def _batch(row: asyncpg.Record | None) -> BatchRow | None:
-    return None if row is None else BatchRow(*row.values())
+    return None if row is None else BatchRow(**row)
 
 
 async def insert_receiving(
-    conn: asyncpg.Connection, *, kind: str, owner: str, insurer_number: str | None, idempotency_key: str,
+    conn: Connection, *, kind: str, owner: str, insurer_number: str | None, idempotency_key: str,
     media_type: str, charset: str,
 ) -> UUID | None:
     """Claim the idempotency key for a new batch; None when the key is taken (waits for a concurrent claim)."""
@@ -75,7 +76,7 @@ async def insert_receiving(
     return value if value is None else UUID(str(value))
 
 
-async def find_by_key(conn: asyncpg.Connection, *, owner: str, kind: str, idempotency_key: str) -> BatchRow | None:
+async def find_by_key(conn: Connection, *, owner: str, kind: str, idempotency_key: str) -> BatchRow | None:
     """The batch created with this key."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM batches WHERE owner = $1 AND kind = $2 AND idempotency_key = $3",
@@ -84,13 +85,13 @@ async def find_by_key(conn: asyncpg.Connection, *, owner: str, kind: str, idempo
     return _batch(row)
 
 
-async def insert_chunk(conn: asyncpg.Connection, *, batch_id: UUID, seq: int, data: bytes) -> None:
+async def insert_chunk(conn: Connection, *, batch_id: UUID, seq: int, data: bytes) -> None:
     """Store one piece of the uploaded body."""
     await conn.execute("INSERT INTO batch_chunks (batch_id, seq, data) VALUES ($1, $2, $3)", batch_id, seq, data)
 
 
 async def mark_queued(
-    conn: asyncpg.Connection, *, batch_id: UUID, body_sha256: bytes, body_bytes: int, chunks: int, rows_total: int
+    conn: Connection, *, batch_id: UUID, body_sha256: bytes, body_bytes: int, chunks: int, rows_total: int
 ) -> None:
     """The body is stored: the batch waits for the worker."""
     await conn.execute(
@@ -100,13 +101,13 @@ async def mark_queued(
     )
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, owner: str) -> BatchRow | None:
+async def get(conn: Connection | asyncpg.Pool, *, batch_id: UUID, owner: str) -> BatchRow | None:
     """A batch of this owner."""
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM batches WHERE id = $1 AND owner = $2", batch_id, owner)
     return _batch(row)
 
 
-async def claim_next(conn: asyncpg.Connection, *, worker_id: UUID, lease_seconds: float) -> BatchRow | None:
+async def claim_next(conn: Connection, *, worker_id: UUID, lease_seconds: float) -> BatchRow | None:
     """Lease the oldest queued batch, or a running one whose lease ran out (its worker stopped or died)."""
     row = await conn.fetchrow(
         f"UPDATE batches SET status = 'running', started_at = coalesce(started_at, now()), lease_owner = $1, "
@@ -137,7 +138,7 @@ async def release_leases(pool: asyncpg.Pool, *, worker_id: UUID) -> None:
     )
 
 
-async def lock_progress(conn: asyncpg.Connection, *, batch_id: UUID) -> tuple[UUID | None, int]:
+async def lock_progress(conn: Connection, *, batch_id: UUID) -> tuple[UUID | None, int]:
     """(lease owner, rows processed) of a batch, locked until the step's transaction ends."""
     row = await conn.fetchrow(
         "SELECT lease_owner, rows_processed FROM batches WHERE id = $1 FOR UPDATE", batch_id
@@ -146,13 +147,13 @@ async def lock_progress(conn: asyncpg.Connection, *, batch_id: UUID) -> tuple[UU
     return row["lease_owner"], row["rows_processed"]
 
 
-async def read_chunk(conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, seq: int) -> bytes | None:
+async def read_chunk(conn: Connection | asyncpg.Pool, *, batch_id: UUID, seq: int) -> bytes | None:
     """One stored piece of the body."""
     value = await conn.fetchval("SELECT data FROM batch_chunks WHERE batch_id = $1 AND seq = $2", batch_id, seq)
     return None if value is None else bytes(value)
 
 
-async def insert_errors(conn: asyncpg.Connection, *, batch_id: UUID, errors: Sequence[RowError]) -> None:
+async def insert_errors(conn: Connection, *, batch_id: UUID, errors: Sequence[RowError]) -> None:
     """Store row errors in one COPY."""
     if errors:
         await conn.copy_records_to_table(
@@ -161,7 +162,7 @@ async def insert_errors(conn: asyncpg.Connection, *, batch_id: UUID, errors: Seq
         )
 
 
-async def add_step(conn: asyncpg.Connection, *, batch_id: UUID, counts: StepCounts) -> None:
+async def add_step(conn: Connection, *, batch_id: UUID, counts: StepCounts) -> None:
     """Advance the counters of a step (in the step's transaction)."""
     await conn.execute(
         "UPDATE batches SET rows_processed = $2, rows_accepted = rows_accepted + $3, "
@@ -172,7 +173,7 @@ async def add_step(conn: asyncpg.Connection, *, batch_id: UUID, counts: StepCoun
     )
 
 
-async def finish(conn: asyncpg.Connection, *, batch_id: UUID, status: str, failure: str | None) -> None:
+async def finish(conn: Connection, *, batch_id: UUID, status: str, failure: str | None) -> None:
     """Done or failed; the raw body is deleted either way (nothing of it is kept beyond processing)."""
     await conn.execute(
         "UPDATE batches SET status = $2, failure = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, "
@@ -182,7 +183,7 @@ async def finish(conn: asyncpg.Connection, *, batch_id: UUID, status: str, failu
     await conn.execute("DELETE FROM batch_chunks WHERE batch_id = $1", batch_id)
 
 
-async def requeue_failed(conn: asyncpg.Connection, *, batch_id: UUID) -> int | None:
+async def requeue_failed(conn: Connection, *, batch_id: UUID) -> int | None:
     """A failed batch uploaded again: make it resume after its last committed row (returned; None if not failed).
 
     Its body is stored again by the caller. Errors written when it failed (the header's, at row 0) go: the
@@ -201,7 +202,7 @@ async def requeue_failed(conn: asyncpg.Connection, *, batch_id: UUID) -> int | N
 
 
 async def list_errors(
-    conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, offset: int, limit: int
+    conn: Connection | asyncpg.Pool, *, batch_id: UUID, offset: int, limit: int
 ) -> list[dict[str, object]]:
     """Row errors in row order, a page at a time."""
     rows = await conn.fetch(

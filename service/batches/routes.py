@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Scope
@@ -22,7 +21,7 @@ from service.batches import service
 from service.batches.errors import BatchNotFound
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core import ratelimit
-from service.core.database import DB
+from service.core.database import DB, Connection
 from service.core.deps import SettingsDep
 from service.core.openapi import error_responses
 from service.core.ratelimit import Rate
@@ -95,7 +94,7 @@ def _content_length(request: Request) -> int | None:
 
 
 async def _receive(
-    request: Request, conn: asyncpg.Connection, settings: Settings, *, kind: str, uploader: Uploader
+    request: Request, conn: Connection, settings: Settings, *, kind: str, uploader: Uploader
 ) -> JSONResponse:
     """Store the streamed body as a batch and answer 202 with its status URL."""
     limit = [(f"upload:{uploader.owner}", Rate.parse(settings.rate_limit_uploads))]
@@ -117,7 +116,7 @@ async def _receive(
 
 
 async def _status(
-    conn: asyncpg.Connection, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: Connection, *, kind: str, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> BatchStatus:
     """A batch's status; 404 when the caller has no batch of this kind with this id."""
     batch, errors = await service.status(
@@ -129,9 +128,9 @@ async def _status(
         batch_id=str(batch.id), kind=batch.kind, status="queued" if batch.status == "receiving" else batch.status,
         rows_total=batch.rows_total, rows_processed=batch.rows_processed, rows_accepted=batch.rows_accepted,
         rows_rejected=batch.rows_rejected, linked=batch.linked, needs_review=batch.needs_review,
-        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at.isoformat(),
-        started_at=batch.started_at.isoformat() if batch.started_at else None,
-        finished_at=batch.finished_at.isoformat() if batch.finished_at else None,
+        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at,
+        started_at=batch.started_at,
+        finished_at=batch.finished_at,
         errors=errors,
         errors_offset=errors_offset, errors_returned=len(errors),
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from service.core.types import PageOffset
+from service.core.types import PageOffset, Timestamp
 
 ErrorsOffset = PageOffset
 ErrorsLimit = Annotated[int, Query(ge=0, le=10000)]
@@ -43,9 +43,9 @@ class BatchStatus(BaseModel):
     needs_review: int
     ambiguous: int
     failure: str | None
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     errors: list[BatchRowError]
     errors_offset: int
     errors_returned: int

@@ -18,6 +18,7 @@ from service.batches.errors import (
     MyNumberNotAllowed,
 )
 from service.batches.parsing import CHARSETS, MEDIA_TYPES, NDJSON, is_blank, splitter_for
+from service.core.database import Connection
 from service.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from service.core.identifiers import contains_my_number
 
@@ -101,7 +102,7 @@ class _BodyCounter:
 
 
 async def receive(
-    conn: asyncpg.Connection, *, upload: Upload, body: AsyncIterator[bytes], max_bytes: int, chunk_bytes: int
+    conn: Connection, *, upload: Upload, body: AsyncIterator[bytes], max_bytes: int, chunk_bytes: int
 ) -> Received:
     """Store a new batch, or return the batch made earlier with the same key and body (409 for another body)."""
     media_type, codec = parse_content_type(upload.content_type)
@@ -124,7 +125,7 @@ async def receive(
 
 
 async def _store_chunks(
-    conn: asyncpg.Connection, *, batch_id: UUID, body: AsyncIterator[bytes], counter: _BodyCounter,
+    conn: Connection, *, batch_id: UUID, body: AsyncIterator[bytes], counter: _BodyCounter,
     max_bytes: int, chunk_bytes: int,
 ) -> int:
     pending = bytearray()
@@ -148,7 +149,7 @@ async def _store_chunks(
 
 
 async def _repeat(
-    conn: asyncpg.Connection, *, upload: Upload, key: str, media_type: str, body: AsyncIterator[bytes],
+    conn: Connection, *, upload: Upload, key: str, media_type: str, body: AsyncIterator[bytes],
     max_bytes: int, chunk_bytes: int,
 ) -> Received:
     """The same key again: the same batch for the same body (a failed one resumes), 409 for another body."""
@@ -173,7 +174,7 @@ async def _repeat(
 
 
 async def status(
-    conn: asyncpg.Connection | asyncpg.Pool, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
+    conn: Connection | asyncpg.Pool, *, batch_id: UUID, owner: str, errors_offset: int, errors_limit: int
 ) -> tuple[repo.BatchRow, list[dict[str, object]]]:
     """A batch's progress and a page of its row errors."""
     batch = await repo.get(conn, batch_id=batch_id, owner=owner)

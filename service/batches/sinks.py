@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-import asyncpg
-
 from service.batches.fields import RowError
 from service.batches.header import Columns
 from service.batches.repository import BatchRow
+from service.core.database import Connection
 
 
 @dataclass(slots=True)
@@ -38,7 +37,7 @@ class Sink(Protocol):
     def validate(self, raw: dict[str, object], *, row: int, batch: BatchRow, today: date) -> Any | list[RowError]:
         """The typed row, or its errors."""
 
-    async def apply(self, conn: asyncpg.Connection, *, batch: BatchRow, rows: Sequence[tuple[int, Any]]) -> Applied:
+    async def apply(self, conn: Connection, *, batch: BatchRow, rows: Sequence[tuple[int, Any]]) -> Applied:
         """Store valid rows (in the caller's transaction)."""
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
+from service.core.database import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class ConsentRow:
 _CONSENT = "id, verification_id, holder_id, facility_code, categories, given_at, expires_at, withdrawn_at"
 
 
-async def verification(conn: asyncpg.Connection, verification_id: UUID) -> VerificationRow | None:
+async def verification(conn: Connection, verification_id: UUID) -> VerificationRow | None:
     """A verification (never locked: verifications never change, and consents' unique verification_id makes
     a second consent for one check a no-op)."""
     row = await conn.fetchrow(
@@ -46,11 +46,11 @@ async def verification(conn: asyncpg.Connection, verification_id: UUID) -> Verif
         "WHERE id = $1",
         verification_id,
     )
-    return None if row is None else VerificationRow(*row.values())
+    return None if row is None else VerificationRow(**row)
 
 
 async def insert_consent(
-    conn: asyncpg.Connection, *, verification: VerificationRow, categories: list[str], given_at: datetime,
+    conn: Connection, *, verification: VerificationRow, categories: list[str], given_at: datetime,
     expires_at: datetime,
 ) -> UUID | None:
     """Record a consent; None when the verification has one already."""
@@ -63,13 +63,13 @@ async def insert_consent(
     return None if value is None else UUID(str(value))
 
 
-async def get(conn: asyncpg.Connection, consent_id: UUID, *, for_update: bool = False) -> ConsentRow | None:
+async def get(conn: Connection, consent_id: UUID, *, for_update: bool = False) -> ConsentRow | None:
     """A consent by id."""
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {_CONSENT} FROM consents WHERE id = $1{lock}", consent_id)
-    return None if row is None else ConsentRow(*row.values())
+    return None if row is None else ConsentRow(**row)
 
 
-async def withdraw(conn: asyncpg.Connection, consent_id: UUID, at: datetime) -> None:
+async def withdraw(conn: Connection, consent_id: UUID, at: datetime) -> None:
     """Withdraw a consent (kept, marked)."""
     await conn.execute("UPDATE consents SET withdrawn_at = $2 WHERE id = $1 AND withdrawn_at IS NULL", consent_id, at)

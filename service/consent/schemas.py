@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from service.core.types import Timestamp
 from service.verification.schemas import CardProof
 
 Category = Literal["medication", "checkup"]
@@ -31,8 +32,8 @@ class ConsentOut(BaseModel):
 
     consent_id: str
     categories: list[Category]
-    expires_at: str
-    withdrawn_at: str | None = None
+    expires_at: Timestamp
+    withdrawn_at: Timestamp | None = None
 
 
 class WithdrawIn(CardProof):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-import asyncpg
-
 from service.audit import service as audit
 from service.authority.ca import CertificateAuthority
 from service.consent import repository as repo
 from service.consent.errors import ConsentGone, ConsentNotAllowed, ConsentNotFound, VerificationNotFound
 from service.consent.schemas import ConsentOut, WithdrawIn
 from service.core.clock import clock
-from service.core.security import Principal
+from service.core.database import Connection
+from service.core.security import TerminalPrincipal
 from service.verification.challenges import ChallengeStore
 from service.verification.service import prove_card
 
@@ -24,13 +23,13 @@ CONSENT_LIFETIME = timedelta(hours=24)
 def _out(consent: repo.ConsentRow) -> ConsentOut:
     return ConsentOut(
         consent_id=str(consent.id), categories=consent.categories,
-        expires_at=consent.expires_at.isoformat(),
-        withdrawn_at=consent.withdrawn_at.isoformat() if consent.withdrawn_at else None,
+        expires_at=consent.expires_at,
+        withdrawn_at=consent.withdrawn_at,
     )
 
 
 async def give(
-    conn: asyncpg.Connection, *, terminal: Principal, verification_id: UUID, categories: list[str]
+    conn: Connection, *, terminal: TerminalPrincipal, verification_id: UUID, categories: list[str]
 ) -> ConsentOut:
     """The patient's choice at the terminal, right after a successful check."""
     verification = await repo.verification(conn, verification_id)
@@ -51,11 +50,11 @@ async def give(
         "consent_id": str(consent_id), "verification_id": str(verification_id), "categories": categories,
     })
     return ConsentOut(consent_id=str(consent_id), categories=categories,
-                      expires_at=(now + CONSENT_LIFETIME).isoformat())
+                      expires_at=now + CONSENT_LIFETIME)
 
 
 async def withdraw(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     consent_id: UUID, proof: WithdrawIn,
 ) -> ConsentOut:
     """The patient withdraws a consent with their card, at a terminal of the same facility."""

@@ -11,11 +11,14 @@ from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Request
 
 from service.core import metrics
 
-Connection = asyncpg.Connection
+# What repositories and services take: a connection of their own (scripts, tests) or one lent by a pool (asyncpg
+# hands out a proxy of the same methods, a distinct class to the type checker).
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -86,14 +89,14 @@ async def _pool_dependency(request: Request) -> asyncpg.Pool:
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool_dependency)]
 
 
-async def transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(request: Request) -> AsyncIterator[Connection]:
     """A connection inside a transaction: committed when the handler succeeds, rolled back on any error."""
     async with get_pool(request).acquire() as conn, conn.transaction():
         yield conn
 
 
 # scope="function": the transaction commits before the response is sent, so a failed commit is never a 2xx.
-DB = Annotated[asyncpg.Connection, Depends(transaction, scope="function")]
+DB = Annotated[Connection, Depends(transaction, scope="function")]
 
 
 # How far behind the primary a replica is, in seconds (0 when it has replayed everything it received).
@@ -126,7 +129,7 @@ class Reads:
         return self.replica is not None and self.lag is not None and self.lag <= self.max_lag
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(self) -> AsyncIterator[Connection]:
         """A connection for a stale-tolerant read."""
         pool = self.replica if self.use_replica and self.replica is not None else self.primary
         async with pool.acquire() as conn:

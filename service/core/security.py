@@ -36,6 +36,28 @@ class Principal:
         subject = self.terminal_id or self.insurer_number or self.claims_processor_id or self.token_id
         return f"{self.kind}:{subject}"
 
+    def as_terminal(self) -> TerminalPrincipal | None:
+        """This caller as a reception terminal (None for any other kind of credential)."""
+        if self.kind != "terminal" or self.terminal_id is None or self.facility_code is None:
+            return None
+        return TerminalPrincipal(token_id=self.token_id, terminal_id=self.terminal_id,
+                                 facility_code=self.facility_code)
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalPrincipal:
+    """An authenticated reception terminal: the terminal and its facility are always known."""
+
+    token_id: str
+    terminal_id: str
+    facility_code: str
+    kind: Literal["terminal"] = "terminal"
+
+    @property
+    def actor(self) -> str:
+        """How this terminal is named in evidence and audit entries (as `Principal.actor` names it)."""
+        return f"terminal:{self.terminal_id}"
+
 
 def new_token(kind: TokenKind) -> str:
     """A fresh high-entropy bearer token, prefixed by its kind so a leaked one is recognisable."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
 
 
 def _strict_base64(value: str) -> str:
@@ -24,3 +25,16 @@ Base64Text = Annotated[str, AfterValidator(_strict_base64)]
 MAX_OFFSET = 2**31 - 1
 PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (at most 2,147,483,647)")]
 """A paging offset: larger ones are 422, never a database error."""
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat()
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A timestamp of an answer: RFC 3339 with its offset as the contract shows it (`+00:00`; pydantic would write
+`Z` for UTC), microseconds only when there are some."""

@@ -7,6 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
+from service.core.database import Connection
+
 INSURER_LOCK_NAMESPACE = 7302  # one batch step at a time per insurer: versions are numbered without gaps or races
 
 STAGE_COLUMNS = (
@@ -26,12 +28,12 @@ _NEW_VALUES = ", ".join(
 )
 
 
-async def lock_insurer(conn: asyncpg.Connection, insurer_number: str) -> None:
+async def lock_insurer(conn: Connection, insurer_number: str) -> None:
     """Serialise record changes of one insurer (held until the step commits)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", INSURER_LOCK_NAMESPACE, insurer_number)
 
 
-async def stage(conn: asyncpg.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+async def stage(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
     """COPY a step's rows into a transaction-local staging table."""
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS eligibility_stage (batch_row int, record_id text, action text, "
@@ -44,7 +46,7 @@ async def stage(conn: asyncpg.Connection, rows: Sequence[tuple[object, ...]]) ->
     await conn.copy_records_to_table("eligibility_stage", columns=STAGE_COLUMNS, records=rows)
 
 
-async def reject_bad_terminations(conn: asyncpg.Connection, insurer_number: str) -> list[tuple[int, str]]:
+async def reject_bad_terminations(conn: Connection, insurer_number: str) -> list[tuple[int, str]]:
     """Remove terminate rows with no current record or a 資格喪失日 not after the 資格取得日; return them."""
     rows = await conn.fetch(
         "DELETE FROM eligibility_stage s WHERE s.action = 'terminate' AND NOT EXISTS ("
@@ -57,7 +59,7 @@ async def reject_bad_terminations(conn: asyncpg.Connection, insurer_number: str)
     return [(row["batch_row"], row["problem"] or "unknown_record") for row in rows]
 
 
-async def supersede_changed(conn: asyncpg.Connection, insurer_number: str) -> None:
+async def supersede_changed(conn: Connection, insurer_number: str) -> None:
     """Mark current versions that the step changes as no longer current (they stay, as history)."""
     await conn.execute(
         "UPDATE eligibility_records e SET is_current = false, superseded_at = now() FROM eligibility_stage s "
@@ -68,7 +70,7 @@ async def supersede_changed(conn: asyncpg.Connection, insurer_number: str) -> No
     )
 
 
-async def insert_versions(conn: asyncpg.Connection, *, insurer_number: str, batch_id: UUID) -> list[int]:
+async def insert_versions(conn: Connection, *, insurer_number: str, batch_id: UUID) -> list[int]:
     """Insert a new version for every staged record without a current one; return the new version ids."""
     columns = ", ".join(_DATA)
     rows = await conn.fetch(
@@ -84,7 +86,7 @@ async def insert_versions(conn: asyncpg.Connection, *, insurer_number: str, batc
     return [row["id"] for row in rows]
 
 
-async def history(conn: asyncpg.Connection, *, insurer_number: str, record_id: str) -> list[asyncpg.Record]:
+async def history(conn: Connection, *, insurer_number: str, record_id: str) -> list[asyncpg.Record]:
     """Every version of a record, oldest first."""
     return list(await conn.fetch(
         "SELECT * FROM eligibility_records WHERE insurer_number = $1 AND record_id = $2 ORDER BY version",

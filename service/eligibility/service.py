@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import asyncpg
-
 from service.batches.fields import RowError
 from service.batches.repository import BatchRow
 from service.batches.sinks import Applied
 from service.batches.steps import split_unique
+from service.core.database import Connection
 from service.eligibility import repository as repo
 from service.eligibility.rows import ELIGIBILITY_COLUMNS, EligibilityRow, validate_eligibility_row
 from service.linking import service as linking
@@ -70,7 +69,7 @@ class EligibilitySink:
         return result if isinstance(result, list) else stage_row(result)
 
     async def apply(
-        self, conn: asyncpg.Connection, *, batch: BatchRow, rows: Sequence[tuple[int, StagedRow]]
+        self, conn: Connection, *, batch: BatchRow, rows: Sequence[tuple[int, StagedRow]]
     ) -> Applied:
         """Add versions for changed records, then match the new versions against registered holders."""
         assert batch.insurer_number is not None
@@ -88,7 +87,7 @@ class EligibilitySink:
 
 
 async def _apply_group(
-    conn: asyncpg.Connection, *, batch: BatchRow, group: list[tuple[int, StagedRow]], applied: Applied
+    conn: Connection, *, batch: BatchRow, group: list[tuple[int, StagedRow]], applied: Applied
 ) -> list[int]:
     assert batch.insurer_number is not None
     await repo.stage(conn, [staged.values(batch_row) for batch_row, staged in group])

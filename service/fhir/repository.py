@@ -6,8 +6,10 @@ from uuid import UUID
 
 import asyncpg
 
+from service.core.database import Connection
 
-async def verification(conn: asyncpg.Connection, verification_id: UUID) -> asyncpg.Record | None:
+
+async def verification(conn: Connection, verification_id: UUID) -> asyncpg.Record | None:
     """A verification, its terminal and facility, and the eligibility record version it answered with."""
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT v.id::text AS verification_id, v.terminal_id::text AS terminal_id, v.facility_code, v.serial, "

@@ -79,10 +79,10 @@ async def fhir_caller(request: Request) -> fhir.Caller:
     staff = await sessions.load(get_redis(request), request.cookies.get(sessions.SESSION_COOKIE))
     if staff is not None:
         return staff
-    principal = await authenticate(request)
-    if principal.kind != "terminal":
+    terminal = (await authenticate(request)).as_terminal()
+    if terminal is None:
         raise Forbidden("FHIR views need a terminal token or a staff session")
-    return principal
+    return terminal
 
 
 Caller = Annotated[fhir.Caller, Depends(fhir_caller)]

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +20,8 @@ from service.authority.ca import CertificateAuthority
 from service.consent import repository as consents
 from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
-from service.core.database import Reads
-from service.core.security import Principal
+from service.core.database import Connection, Reads
+from service.core.security import TerminalPrincipal
 from service.core.settings import Settings
 from service.fhir import mapping
 from service.fhir import repository as repo
@@ -34,17 +33,17 @@ from service.verification.schemas import CardProof
 from service.viewer import service as viewer
 from service.viewer.sessions import StaffSession
 
-Caller = StaffSession | Principal
+Caller = StaffSession | TerminalPrincipal
 
 
 def _may_read_verification(caller: Caller, row: asyncpg.Record) -> bool:
     if isinstance(caller, StaffSession):
         return bool(caller.facility_code == row["facility_code"])
-    return caller.kind == "terminal" and caller.terminal_id == row["terminal_id"]
+    return bool(caller.terminal_id == row["terminal_id"])
 
 
 async def verification_view(
-    conn: asyncpg.Connection, *, caller: Caller, verification_id: UUID
+    conn: Connection, *, caller: Caller, verification_id: UUID
 ) -> mapping.VerificationView:
     """A verification this caller may read (404 otherwise)."""
     row = await repo.verification(conn, verification_id)
@@ -58,7 +57,7 @@ async def verification_view(
     )
 
 
-async def coverage_of(conn: asyncpg.Connection, *, caller: Caller, verification_id: UUID) -> mapping.VerificationView:
+async def coverage_of(conn: Connection, *, caller: Caller, verification_id: UUID) -> mapping.VerificationView:
     """A verification that found a record (404 `no_coverage` when it found none)."""
     view = await verification_view(conn, caller=caller, verification_id=verification_id)
     if view.coverage is None:
@@ -69,7 +68,7 @@ async def coverage_of(conn: asyncpg.Connection, *, caller: Caller, verification_
 def _consent_view(staff: StaffSession, found: dict[str, Any]) -> mapping.ConsentView:
     return mapping.ConsentView(
         consent_id=found["consent_id"], categories=found["categories"],
-        given_at=datetime.fromisoformat(found["given_at"]), expires_at=datetime.fromisoformat(found["expires_at"]),
+        given_at=found["given_at"], expires_at=found["expires_at"],
         facility_code=staff.facility_code, facility_name=staff.facility_name,
     )
 
@@ -79,13 +78,13 @@ def _consent_entries(staff: StaffSession, found: dict[str, Any]) -> list[mapping
     return [mapping.Entry(consent), mapping.included_patient(found["consent_id"], found)]
 
 
-async def live_consents(conn: asyncpg.Connection, *, staff: StaffSession) -> list[mapping.Entry]:
+async def live_consents(conn: Connection, *, staff: StaffSession) -> list[mapping.Entry]:
     """The facility's live consents (as GET /v1/viewer/consents), each with its Patient."""
     return [entry for found in await viewer.consented_patients(conn, staff=staff)
             for entry in _consent_entries(staff, found)]
 
 
-async def one_consent(conn: asyncpg.Connection, *, staff: StaffSession, consent_id: UUID) -> list[mapping.Entry]:
+async def one_consent(conn: Connection, *, staff: StaffSession, consent_id: UUID) -> list[mapping.Entry]:
     """A consent of this facility: 404 another facility's, 403 for reception, 410 when it ended."""
     row = await consents.get(conn, consent_id)
     if row is None or row.facility_code != staff.facility_code:
@@ -101,7 +100,7 @@ async def one_consent(conn: asyncpg.Connection, *, staff: StaffSession, consent_
 
 
 async def _records(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, category: str,
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, category: str,
     settings: Settings,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records of a category through the viewer's checks (and access log), with the patient they are of."""
@@ -112,7 +111,7 @@ async def _records(
 
 
 async def medication_dispenses(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Dispensings of the past 3 years, duplicate medication as DetectedIssue, and the Patient."""
     records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
@@ -125,7 +124,7 @@ async def medication_dispenses(
 
 
 async def checkup_observations(
-    conn: asyncpg.Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
+    conn: Connection, *, reads: Reads, staff: StaffSession, consent_id: UUID, settings: Settings
 ) -> list[mapping.Entry]:
     """Checkup values of the past 5 years with their 特定健診 reference values and flags, and the Patient."""
     records, person = await _records(conn, reads=reads, staff=staff, consent_id=consent_id,
@@ -137,8 +136,8 @@ async def checkup_observations(
 
 
 async def access_events(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
-    terminal: Principal, proof: CardProof,
+    conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    terminal: TerminalPrincipal, proof: CardProof,
 ) -> Sequence[mapping.Entry]:
     """The holder's access log (their own card proof, as POST /v1/me/access-log) as AuditEvents."""
     log = await verification.access_log(conn, challenges, reads=reads, authority=authority, terminal=terminal,

@@ -8,6 +8,7 @@ from datetime import date
 
 import asyncpg
 
+from service.core.database import Connection
 from service.linking.matcher import Identity
 
 LINKING_LOCK_NAMESPACE = 7301  # advisory locks on a birthdate serialise matching of people born that day
@@ -67,7 +68,7 @@ def _identity(row: asyncpg.Record) -> Identity:
     return Identity(row["name_kanji"], row["name_kana"], row["birthdate"], row["sex"], row["address"])
 
 
-async def lock_birthdates(conn: asyncpg.Connection, birthdates: Sequence[date]) -> None:
+async def lock_birthdates(conn: Connection, birthdates: Sequence[date]) -> None:
     """Serialise matching per birthdate, in a fixed order so that two steps never deadlock."""
     keys = sorted({(d - _EPOCH).days for d in birthdates})
     await conn.execute(
@@ -75,7 +76,7 @@ async def lock_birthdates(conn: asyncpg.Connection, birthdates: Sequence[date]) 
     )
 
 
-async def lock_birthdates_of_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+async def lock_birthdates_of_versions(conn: Connection, ids: Sequence[int]) -> None:
     """The same locks, for the birthdates of record versions."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT (birthdate - DATE '1900-01-01') AS k "
@@ -85,13 +86,13 @@ async def lock_birthdates_of_versions(conn: asyncpg.Connection, ids: Sequence[in
     )
 
 
-async def record_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> list[RecordVersion]:
+async def record_versions(conn: Connection, ids: Sequence[int]) -> list[RecordVersion]:
     """Record versions by id."""
     rows = await conn.fetch(f"SELECT {_RECORD} FROM eligibility_records r WHERE r.id = ANY($1::bigint[])", ids)
     return [_record(r) for r in rows]
 
 
-async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, list[Candidate]]:
+async def candidates_for_records(conn: Connection, ids: Sequence[int]) -> dict[int, list[Candidate]]:
     """Registered holders who may agree with a record on four of the five fields, per record version: born the
     same day with the same normalised kanji or kana name, or with both names the same (a birthdate typo)."""
     rows = await conn.fetch(
@@ -109,7 +110,7 @@ async def candidates_for_records(conn: asyncpg.Connection, ids: Sequence[int]) -
     return found
 
 
-async def candidates_for_holder(conn: asyncpg.Connection, holder_id: int) -> list[tuple[RecordVersion, int | None]]:
+async def candidates_for_holder(conn: Connection, holder_id: int) -> list[tuple[RecordVersion, int | None]]:
     """Current records that may agree with the holder on four of the five fields (as candidates_for_records),
     each with the holder its live link points to (if any)."""
     rows = await conn.fetch(
@@ -123,7 +124,7 @@ async def candidates_for_holder(conn: asyncpg.Connection, holder_id: int) -> lis
     return [(_record(r), r["linked_holder"]) for r in rows]
 
 
-async def holder_identities(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> dict[int, Identity]:
+async def holder_identities(conn: Connection, holder_ids: Sequence[int]) -> dict[int, Identity]:
     """Identity attributes of holders."""
     rows = await conn.fetch(
         "SELECT id, name_kanji, name_kana, birthdate, sex, address FROM holders WHERE id = ANY($1::bigint[])",
@@ -132,7 +133,7 @@ async def holder_identities(conn: asyncpg.Connection, holder_ids: Sequence[int])
     return {row["id"]: _identity(row) for row in rows}
 
 
-async def active_links_of_versions(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, int]:
+async def active_links_of_versions(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
     """version id -> holder_id of the live link of that version's record."""
     rows = await conn.fetch(
         "SELECT e.id, l.holder_id FROM eligibility_records e JOIN links l ON l.insurer_number = e.insurer_number "
@@ -142,7 +143,7 @@ async def active_links_of_versions(conn: asyncpg.Connection, ids: Sequence[int])
     return {row["id"]: row["holder_id"] for row in rows}
 
 
-async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
+async def active_links_of_holders(conn: Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
     """Live links of holders with the coverage period of each linked record's current version."""
     rows = await conn.fetch(
         "SELECT l.holder_id, l.insurer_number, l.record_id, e.qualified_on, e.disqualified_on, e.id FROM links l "
@@ -157,7 +158,7 @@ async def active_links_of_holders(conn: asyncpg.Connection, holder_ids: Sequence
     ]
 
 
-async def ambiguity_partners(conn: asyncpg.Connection, ids: Sequence[int]) -> list[int]:
+async def ambiguity_partners(conn: Connection, ids: Sequence[int]) -> list[int]:
     """Current versions of the other records in an open ambiguity with the records of these versions: they are
     matched again with them (one of the two corrected may settle it)."""
     rows = await conn.fetch(
@@ -176,7 +177,7 @@ async def ambiguity_partners(conn: asyncpg.Connection, ids: Sequence[int]) -> li
 
 
 async def insert_decision(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     holder_id: int | None,
     record: RecordVersion,
@@ -201,7 +202,7 @@ async def insert_decision(
     return int(value)
 
 
-async def insert_link(conn: asyncpg.Connection, *, holder_id: int, record: RecordVersion, decision_id: int) -> None:
+async def insert_link(conn: Connection, *, holder_id: int, record: RecordVersion, decision_id: int) -> None:
     """A live link between a holder and a record."""
     await conn.execute(
         "INSERT INTO links (holder_id, insurer_number, record_id, record_version_id, decision_id) "
@@ -214,7 +215,7 @@ async def insert_link(conn: asyncpg.Connection, *, holder_id: int, record: Recor
     )
 
 
-async def end_link(conn: asyncpg.Connection, *, insurer_number: str, record_id: str, reason: str) -> None:
+async def end_link(conn: Connection, *, insurer_number: str, record_id: str, reason: str) -> None:
     """End the live link of a record."""
     await conn.execute(
         "UPDATE links SET unlinked_at = now(), unlink_reason = $3 WHERE insurer_number = $1 AND record_id = $2 "
@@ -226,7 +227,7 @@ async def end_link(conn: asyncpg.Connection, *, insurer_number: str, record_id: 
 
 
 async def insert_review(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     record: RecordVersion,
     holder_id: int,
@@ -251,7 +252,7 @@ async def insert_review(
     )
 
 
-async def resolve_reviews_of_versions(conn: asyncpg.Connection, ids: Sequence[int], *, resolution: str) -> None:
+async def resolve_reviews_of_versions(conn: Connection, ids: Sequence[int], *, resolution: str) -> None:
     """Close open review items of the records of these (new) versions: they are matched afresh."""
     await conn.execute(
         "UPDATE link_reviews r SET resolved_at = now(), resolution = $2 FROM eligibility_records e "
@@ -262,7 +263,7 @@ async def resolve_reviews_of_versions(conn: asyncpg.Connection, ids: Sequence[in
     )
 
 
-async def resolve_reviews_of_holder(conn: asyncpg.Connection, *, holder_id: int, resolution: str) -> None:
+async def resolve_reviews_of_holder(conn: Connection, *, holder_id: int, resolution: str) -> None:
     """Close open review items that involve a holder."""
     await conn.execute(
         "UPDATE link_reviews SET resolved_at = now(), resolution = $2 WHERE holder_id = $1 AND resolved_at IS NULL",
@@ -271,7 +272,7 @@ async def resolve_reviews_of_holder(conn: asyncpg.Connection, *, holder_id: int,
     )
 
 
-async def insert_registration(conn: asyncpg.Connection, *, holder_id: int, serial: str) -> bool:
+async def insert_registration(conn: Connection, *, holder_id: int, serial: str) -> bool:
     """Register; False when a registration is active already."""
     value = await conn.fetchval(
         "INSERT INTO registrations (holder_id, serial) VALUES ($1, $2) "
@@ -282,7 +283,7 @@ async def insert_registration(conn: asyncpg.Connection, *, holder_id: int, seria
     return value is not None
 
 
-async def end_registration(conn: asyncpg.Connection, holder_id: int) -> bool:
+async def end_registration(conn: Connection, holder_id: int) -> bool:
     """利用登録解除; False when there was none."""
     value = await conn.fetchval(
         "UPDATE registrations SET unregistered_at = now() WHERE holder_id = $1 AND unregistered_at IS NULL "
@@ -292,7 +293,7 @@ async def end_registration(conn: asyncpg.Connection, holder_id: int) -> bool:
     return value is not None
 
 
-async def linked_records_of_holder(conn: asyncpg.Connection, holder_id: int) -> list[RecordVersion]:
+async def linked_records_of_holder(conn: Connection, holder_id: int) -> list[RecordVersion]:
     """The current versions of the records linked to a holder."""
     rows = await conn.fetch(
         f"SELECT {_RECORD} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
@@ -304,7 +305,7 @@ async def linked_records_of_holder(conn: asyncpg.Connection, holder_id: int) -> 
 
 
 async def open_reviews(
-    conn: asyncpg.Connection, *, insurer_number: str, limit: int, offset: int
+    conn: Connection, *, insurer_number: str, limit: int, offset: int
 ) -> list[asyncpg.Record]:
     """The insurer's open review items, oldest first."""
     return list(

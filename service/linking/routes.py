@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from service.accounts.auth import InsurerAuth, require_own_insurer
 from service.core.database import DB
 from service.core.openapi import error_responses
-from service.core.types import PageOffset
+from service.core.types import PageOffset, Timestamp
 from service.linking import service
 
 router = APIRouter(prefix="/v1/insurers", tags=["insurer"])
@@ -22,7 +22,7 @@ class LinkReview(BaseModel):
     record_id: str
     reason: str
     fields: dict[str, Any]
-    created_at: str
+    created_at: Timestamp
 
 
 @router.get("/{insurer_number}/link-reviews", responses=error_responses(401, 403, 404))

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import asyncpg
-
 from service.core import metrics
+from service.core.database import Connection
 from service.linking import repository as repo
 from service.linking.errors import NotRegistered
 from service.linking.matcher import Identity, MatchResult, compare
@@ -84,7 +83,7 @@ def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) 
 class _Decider:
     """Writes one decision at a time: evidence first, then its effect."""
 
-    def __init__(self, conn: asyncpg.Connection, *, direction: str, actor: str) -> None:
+    def __init__(self, conn: Connection, *, direction: str, actor: str) -> None:
         self.conn = conn
         self.direction = direction
         self.actor = actor
@@ -127,7 +126,7 @@ class _Decider:
         )
 
 
-async def link_uploaded(conn: asyncpg.Connection, *, version_ids: list[int], actor: str) -> LinkCounts:
+async def link_uploaded(conn: Connection, *, version_ids: list[int], actor: str) -> LinkCounts:
     """Match new record versions against registered holders (the upload direction).
 
     Birthdates are locked before anything is read, so that a registration running at the same time either
@@ -244,7 +243,7 @@ async def _same_day_at_two_insurers(
     holder_links[:] = [link for link in holder_links if link not in conflicts]
 
 
-async def register(conn: asyncpg.Connection, *, holder_id: int, serial: str, actor: str) -> Registration:
+async def register(conn: Connection, *, holder_id: int, serial: str, actor: str) -> Registration:
     """利用登録 by the holder's own signed request: register, then match records in the registration direction."""
     identity = (await repo.holder_identities(conn, [holder_id]))[holder_id]
     await repo.lock_birthdates(conn, [identity.birthdate])
@@ -255,7 +254,7 @@ async def register(conn: asyncpg.Connection, *, holder_id: int, serial: str, act
     return await _match_holder(conn, holder_id=holder_id, identity=identity, actor=actor)
 
 
-async def _match_holder(conn: asyncpg.Connection, *, holder_id: int, identity: Identity, actor: str) -> Registration:
+async def _match_holder(conn: Connection, *, holder_id: int, identity: Identity, actor: str) -> Registration:
     decider = _Decider(conn, direction="registration", actor=actor)
     compared = [(rec, compare(rec.identity, identity), linked) for rec, linked in
                 await repo.candidates_for_holder(conn, holder_id)]
@@ -313,7 +312,7 @@ async def _conflicting_records(
     return set(found)
 
 
-async def unregister(conn: asyncpg.Connection, *, holder_id: int, actor: str) -> int:
+async def unregister(conn: Connection, *, holder_id: int, actor: str) -> int:
     """利用登録解除 by the holder's own request: end the registration and every link; returns links ended."""
     if not await repo.end_registration(conn, holder_id):
         raise NotRegistered("this card is not registered for insurance use")
@@ -326,12 +325,12 @@ async def unregister(conn: asyncpg.Connection, *, holder_id: int, actor: str) ->
 
 
 async def list_reviews(
-    conn: asyncpg.Connection, *, insurer_number: str, limit: int, offset: int
+    conn: Connection, *, insurer_number: str, limit: int, offset: int
 ) -> list[dict[str, object]]:
     """The insurer's open review items as the contract shows them (never the holder's id)."""
     rows = await repo.open_reviews(conn, insurer_number=insurer_number, limit=limit, offset=offset)
     return [
         {"record_id": r["record_id"], "reason": r["reason"], "fields": disclosed(r["fields"]),
-         "created_at": r["created_at"].isoformat()}
+         "created_at": r["created_at"]}
         for r in rows
     ]

@@ -6,13 +6,15 @@ from datetime import date
 
 import asyncpg
 
+from service.core.database import Connection
 
-async def create_months(conn: asyncpg.Connection, *, table: str, first: date, months: int) -> int:
+
+async def create_months(conn: Connection, *, table: str, first: date, months: int) -> int:
     """Create the missing monthly partitions of `table` from `first` on; returns how many were made."""
     return int(await conn.fetchval("SELECT onshi_month_partitions($1, $2, $3)", table, first, months))
 
 
-async def months(conn: asyncpg.Connection, table: str) -> list[asyncpg.Record]:
+async def months(conn: Connection, table: str) -> list[asyncpg.Record]:
     """The monthly partitions of `table` (name, first day), oldest first; the DEFAULT partition is not one."""
     return list(await conn.fetch(
         "SELECT c.relname AS name, to_date(right(c.relname, 8), '\"y\"YYYY\"m\"MM') AS month "
@@ -22,12 +24,12 @@ async def months(conn: asyncpg.Connection, table: str) -> list[asyncpg.Record]:
     ))
 
 
-async def default_rows(conn: asyncpg.Connection, table: str) -> int:
+async def default_rows(conn: Connection, table: str) -> int:
     """Rows in the DEFAULT partition (of months that had no partition when they were written)."""
     return int(await conn.fetchval(f"SELECT count(*) FROM {table}_default"))  # table names are our own constants
 
 
-async def checkpoint_audit(conn: asyncpg.Connection, *, partition: str, month: date) -> int:
+async def checkpoint_audit(conn: Connection, *, partition: str, month: date) -> int:
     """Before a month of the audit trail is dropped: each shard's last entry in it, where verification resumes."""
     status = await conn.execute(
         "INSERT INTO audit_checkpoints (shard, seq, entry_hash, month) "
@@ -38,6 +40,6 @@ async def checkpoint_audit(conn: asyncpg.Connection, *, partition: str, month: d
     return int(status.split()[-1])
 
 
-async def drop(conn: asyncpg.Connection, partition: str) -> None:
+async def drop(conn: Connection, partition: str) -> None:
     """Drop one monthly partition (its name comes from `months`, never from input)."""
     await conn.execute(f'DROP TABLE "{partition}"')

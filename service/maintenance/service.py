@@ -17,6 +17,7 @@ from datetime import date
 import asyncpg
 
 from service.core.clock import clock
+from service.core.database import Connection
 from service.core.faults import raise_if_cancelling
 from service.core.logging import get_logger
 from service.maintenance import repository as repo
@@ -48,14 +49,14 @@ class Upkeep:
     in_default: dict[str, int]
 
 
-async def ensure_ahead(conn: asyncpg.Connection, *, today: date | None = None) -> dict[str, int]:
+async def ensure_ahead(conn: Connection, *, today: date | None = None) -> dict[str, int]:
     """Partitions from the current month to `AHEAD` months on, per table; returns how many were created."""
     first = month_of(today or clock.now().date())
     return {table: await repo.create_months(conn, table=table, first=first, months=AHEAD + 1)
             for table in PARTITIONED}
 
 
-async def apply_retention(conn: asyncpg.Connection, *, keep_months: int, today: date | None = None,
+async def apply_retention(conn: Connection, *, keep_months: int, today: date | None = None,
                           dry_run: bool = False) -> tuple[list[str], int]:
     """Drop the partitions of months that ended more than `keep_months` months ago (0: none); returns the
     partitions dropped (or that would be) and how many audit checkpoints were recorded."""
@@ -78,7 +79,7 @@ async def apply_retention(conn: asyncpg.Connection, *, keep_months: int, today: 
     return dropped, checkpoints
 
 
-async def upkeep(conn: asyncpg.Connection, *, keep_months: int, today: date | None = None) -> Upkeep | None:
+async def upkeep(conn: Connection, *, keep_months: int, today: date | None = None) -> Upkeep | None:
     """One round (None when another instance holds the lock): make partitions ahead, apply retention."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK):
         return None
@@ -93,7 +94,7 @@ async def upkeep(conn: asyncpg.Connection, *, keep_months: int, today: date | No
     return Upkeep(created=created, dropped=dropped, checkpoints=checkpoints, in_default=in_default)
 
 
-async def status(conn: asyncpg.Connection) -> dict[str, object]:
+async def status(conn: Connection) -> dict[str, object]:
     """Each partitioned table's months and the rows of its DEFAULT partition."""
     return {table: {"months": [p["month"].isoformat()[:7] for p in await repo.months(conn, table)],
                     "default_rows": await repo.default_rows(conn, table)} for table in PARTITIONED}

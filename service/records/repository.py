@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from service.core.database import Connection
 from service.records.rows import MEASURE_RANGES, CheckupRow, MedicationRow
 
 
@@ -60,13 +61,13 @@ def _row_values(table: RecordTable, batch_row: int, row: MedicationRow | Checkup
     return (batch_row, *(getattr(row, name) for name in table.columns))
 
 
-async def lock_owner(conn: asyncpg.Connection, table: RecordTable, owner: str) -> None:
+async def lock_owner(conn: Connection, table: RecordTable, owner: str) -> None:
     """Serialise record changes of one uploader (held until the step commits)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", table.lock_namespace, owner)
 
 
 async def stage(
-    conn: asyncpg.Connection, table: RecordTable, rows: Sequence[tuple[int, MedicationRow | CheckupRow]]
+    conn: Connection, table: RecordTable, rows: Sequence[tuple[int, MedicationRow | CheckupRow]]
 ) -> None:
     """COPY a step's rows (each record_id once) into a transaction-local staging table."""
     definition = ", ".join(f"{name} {sql_type}" for name, sql_type in table.stage_types)
@@ -80,7 +81,7 @@ async def stage(
     )
 
 
-async def supersede_changed(conn: asyncpg.Connection, table: RecordTable, owner: str) -> None:
+async def supersede_changed(conn: Connection, table: RecordTable, owner: str) -> None:
     """Mark current versions that the staged rows change as no longer current (they stay, as history)."""
     current = ", ".join(f"e.{c}" for c in table.data)
     staged = ", ".join(f"s.{c}" for c in table.data)
@@ -92,7 +93,7 @@ async def supersede_changed(conn: asyncpg.Connection, table: RecordTable, owner:
     )
 
 
-async def insert_versions(conn: asyncpg.Connection, table: RecordTable, *, owner: str, batch_id: UUID) -> int:
+async def insert_versions(conn: Connection, table: RecordTable, *, owner: str, batch_id: UUID) -> int:
     """Insert a new version for every staged record without a current one; return how many were added."""
     data = ", ".join(table.data)
     staged = ", ".join(f"s.{c}" for c in table.data)
@@ -115,7 +116,7 @@ _INSURED = (
 
 
 async def current_medications(
-    conn: asyncpg.Connection | asyncpg.Pool, *, insured: tuple[list[str], list[str], list[str], list[str]], since: date
+    conn: Connection | asyncpg.Pool, *, insured: tuple[list[str], list[str], list[str], list[str]], since: date
 ) -> list[asyncpg.Record]:
     """Current medication records of these insured numbers dispensed on or after `since`, newest first.
 
@@ -131,7 +132,7 @@ async def current_medications(
 
 
 async def current_checkups(
-    conn: asyncpg.Connection | asyncpg.Pool, *, insured: tuple[list[str], list[str], list[str], list[str]], since: date
+    conn: Connection | asyncpg.Pool, *, insured: tuple[list[str], list[str], list[str], list[str]], since: date
 ) -> list[asyncpg.Record]:
     """Current checkup results of these insured numbers examined on or after `since`, newest first."""
     return list(await conn.fetch(

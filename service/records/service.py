@@ -13,6 +13,7 @@ from service.batches.repository import BatchRow
 from service.batches.sinks import Applied
 from service.batches.steps import split_unique
 from service.batches.uploaders import CLAIMS_OWNER_PREFIX
+from service.core.database import Connection
 from service.records import repository as repo
 from service.records.rows import (
     CHECKUP_COLUMNS,
@@ -46,7 +47,7 @@ class MedicationSink:
         return validate_medication_row(raw, row=row, today=today)
 
     async def apply(
-        self, conn: asyncpg.Connection, *, batch: BatchRow, rows: Sequence[tuple[int, MedicationRow]]
+        self, conn: Connection, *, batch: BatchRow, rows: Sequence[tuple[int, MedicationRow]]
     ) -> Applied:
         """Add a version for every new or changed record."""
         await _store_versions(conn, table=repo.MEDICATION, owner=claims_processor_id(batch), batch=batch, rows=rows)
@@ -65,7 +66,7 @@ class CheckupSink:
         return validate_checkup_row(raw, row=row, today=today)
 
     async def apply(
-        self, conn: asyncpg.Connection, *, batch: BatchRow, rows: Sequence[tuple[int, CheckupRow]]
+        self, conn: Connection, *, batch: BatchRow, rows: Sequence[tuple[int, CheckupRow]]
     ) -> Applied:
         """Add a version for every new or changed result."""
         assert batch.insurer_number is not None
@@ -85,7 +86,7 @@ def _record_id(row: MedicationRow | CheckupRow) -> str:
 
 
 async def _store_versions(
-    conn: asyncpg.Connection, *, table: repo.RecordTable, owner: str, batch: BatchRow,
+    conn: Connection, *, table: repo.RecordTable, owner: str, batch: BatchRow,
     rows: Sequence[tuple[int, MedicationRow | CheckupRow]],
 ) -> None:
     """Apply a step set-based; a record repeated in the step is applied in file order, one group at a time."""
@@ -106,7 +107,7 @@ def _columns(insured: Sequence[InsuredNumber]) -> tuple[list[str], list[str], li
 
 
 async def medications_for(
-    conn: asyncpg.Connection | asyncpg.Pool, *, insured: Sequence[InsuredNumber], since: date
+    conn: Connection | asyncpg.Pool, *, insured: Sequence[InsuredNumber], since: date
 ) -> list[dict[str, object]]:
     """Current medication records of these insured numbers dispensed on or after `since`, newest first."""
     if not insured:
@@ -116,7 +117,7 @@ async def medications_for(
 
 
 async def checkups_for(
-    conn: asyncpg.Connection | asyncpg.Pool, *, insured: Sequence[InsuredNumber], since: date
+    conn: Connection | asyncpg.Pool, *, insured: Sequence[InsuredNumber], since: date
 ) -> list[dict[str, object]]:
     """Current checkup results of these insured numbers examined on or after `since`, newest first."""
     if not insured:

@@ -11,10 +11,10 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 
-from service.accounts.auth import authenticate_as, authenticates
+from service.accounts.auth import authenticate_terminal, authenticates
 from service.authority.ca import CertificateAuthority
 from service.core.database import Reads
-from service.core.security import Principal
+from service.core.security import TerminalPrincipal
 from service.verification.challenges import ChallengeStore
 
 
@@ -22,7 +22,7 @@ from service.verification.challenges import ChallengeStore
 class Reception:
     """An authenticated terminal and what its requests use."""
 
-    terminal: Principal
+    terminal: TerminalPrincipal
     pool: asyncpg.Pool
     challenges: ChallengeStore
     authority: CertificateAuthority
@@ -32,7 +32,7 @@ class Reception:
 @authenticates
 async def reception(request: Request) -> Reception:
     """The calling terminal (401/403 otherwise) with the app's pool, challenges and authority."""
-    terminal = await authenticate_as(request, "terminal")
+    terminal = await authenticate_terminal(request)
     state = request.app.state
     return Reception(terminal=terminal, pool=state.pool, challenges=state.challenges, authority=state.authority,
                      reads=state.reads)

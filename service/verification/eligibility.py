@@ -33,17 +33,6 @@ class Coverage:
     copay_ratio: int
     limit_category: str | None
 
-    def as_contract(self) -> dict[str, object]:
-        """The contract's `coverage` object."""
-        return {
-            "insurer_number": self.insurer_number, "symbol": self.symbol, "number": self.number,
-            "branch": self.branch, "holder_kind": self.holder_kind, "name_kanji": self.name_kanji,
-            "name_kana": self.name_kana, "birthdate": self.birthdate.isoformat(), "sex": self.sex,
-            "qualified_on": self.qualified_on.isoformat(),
-            "disqualified_on": self.disqualified_on.isoformat() if self.disqualified_on else None,
-            "copay_ratio": self.copay_ratio, "limit_category": self.limit_category,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Answer:

@@ -10,6 +10,7 @@ import asyncpg
 
 from service.audit.repository import APPEND_CTE, MissingShardHead
 from service.audit.service import Entry
+from service.core.database import Connection
 from service.verification.eligibility import Coverage
 
 
@@ -50,13 +51,13 @@ def _coverage(row: asyncpg.Record) -> Coverage:
     return Coverage(**{name: row[name] for name in _COVERAGE_FIELDS})
 
 
-async def card_state(conn: asyncpg.Connection, serial: str) -> CardState | None:
+async def card_state(conn: Connection, serial: str) -> CardState | None:
     """The certificate's state, whether its holder is registered, and whether an ambiguity is open."""
     row = await conn.fetchrow(f"SELECT {_CARD_STATE} FROM certificates c WHERE c.serial = $1", serial)
     return None if row is None else _state(row)
 
 
-async def linked_coverages(conn: asyncpg.Connection, holder_id: int) -> list[Coverage]:
+async def linked_coverages(conn: Connection, holder_id: int) -> list[Coverage]:
     """Current versions of the holder's linked records."""
     rows = await conn.fetch(
         f"SELECT {_COVERAGE} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
@@ -67,7 +68,7 @@ async def linked_coverages(conn: asyncpg.Connection, holder_id: int) -> list[Cov
     return [_coverage(row) for row in rows]
 
 
-async def card_for_check(conn: asyncpg.Connection, serial: str) -> tuple[CardState, list[Coverage]] | None:
+async def card_for_check(conn: Connection, serial: str) -> tuple[CardState, list[Coverage]] | None:
     """The card's state and the current versions of its holder's linked records, in one round trip."""
     rows = await conn.fetch(
         f"SELECT {_CARD_STATE}, {_COVERAGE} FROM certificates c "
@@ -108,7 +109,7 @@ INSERT INTO verifications (id, terminal_id, facility_code, serial, holder_id, re
 SELECT $4, $5::uuid, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $3 FROM appended"""
 
 
-async def insert_verification(conn: asyncpg.Connection, v: NewVerification, audit: Entry) -> None:
+async def insert_verification(conn: Connection, v: NewVerification, audit: Entry) -> None:
     """Record a verification and its audit entry (created at the entry's time) in one statement."""
     status = await conn.execute(
         _INSERT_AUDITED, *audit.params(), v.id, v.terminal_id, v.facility_code, v.serial, v.holder_id, v.result,
@@ -119,7 +120,7 @@ async def insert_verification(conn: asyncpg.Connection, v: NewVerification, audi
         raise MissingShardHead(f"audit shard {audit.shard} has no head row: the verification was not recorded")
 
 
-async def access_log(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+async def access_log(conn: Connection, holder_id: int) -> list[asyncpg.Record]:
     """Every view of a holder's data, newest first, with the facility's name."""
     return list(await conn.fetch(
         "SELECT a.at, a.facility_code, f.name AS facility_name, a.role, a.category FROM access_log a "

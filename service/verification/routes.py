@@ -26,10 +26,9 @@ _PROOF_ERRORS = error_responses(401, 403, 409, 422)
 @router.post("/challenges", status_code=201, responses=error_responses(401, 403, 422))
 async def create_challenge(body: ChallengeIn, desk: ReceptionDep) -> ChallengeOut:
     """A single-use nonce for the card to sign, bound to this terminal and purpose."""
-    assert desk.terminal.terminal_id is not None
     challenge = await desk.challenges.issue(terminal_id=desk.terminal.terminal_id, purpose=body.purpose)
     return ChallengeOut(challenge_id=challenge.challenge_id, nonce=challenge.nonce_b64,
-                        expires_at=challenge.expires_at.isoformat())
+                        expires_at=challenge.expires_at)
 
 
 @router.post("/verifications", responses=_PROOF_ERRORS)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from service.core.types import Base64Text
+from service.core.types import Base64Text, Timestamp
 from service.verification.challenges import PURPOSES
 
 Purpose = Literal["verify", "register", "unregister", "access_log", "withdraw_consent"]
@@ -26,7 +26,7 @@ class ChallengeOut(BaseModel):
 
     challenge_id: str
     nonce: str = Field(description="base64 of the raw bytes the card signs")
-    expires_at: str
+    expires_at: Timestamp
 
 
 class CardProof(BaseModel):
@@ -70,8 +70,26 @@ class CertificateInfo(BaseModel):
     """The card's certificate as the check saw it."""
 
     serial: str
-    not_after: str
+    not_after: Timestamp
     status: Literal["valid", "expired_grace", "expired", "revoked", "suspended"]
+
+
+class CoverageOut(BaseModel):
+    """The eligibility record a check found (its current version), as the contract shows it."""
+
+    insurer_number: str
+    symbol: str
+    number: str
+    branch: str
+    holder_kind: int = Field(description="1 本人 (the insured), 2 家族 (a dependant)")
+    name_kanji: str
+    name_kana: str
+    birthdate: date
+    sex: int = Field(description="1 male, 2 female")
+    qualified_on: date
+    disqualified_on: date | None = Field(description="資格喪失日: the first day not covered")
+    copay_ratio: int
+    limit_category: str | None
 
 
 class VerificationOut(BaseModel):
@@ -81,17 +99,17 @@ class VerificationOut(BaseModel):
     result: Literal["eligible", "not_eligible", "not_registered", "certificate_revoked",
                     "certificate_suspended", "certificate_expired"]
     validity_code: int | None
-    coverage: dict[str, object] | None
+    coverage: CoverageOut | None
     certificate: CertificateInfo
     viewing_allowed: bool
-    as_of: str
+    as_of: date
 
 
 class RegistrationOut(BaseModel):
     """The outcome of 利用登録."""
 
     status: Literal["linked", "needs_review", "no_match", "ambiguous", "already_linked"]
-    coverage: dict[str, object] | None = None
+    coverage: CoverageOut | None = None
 
 
 class UnlinkOut(BaseModel):
@@ -103,7 +121,7 @@ class UnlinkOut(BaseModel):
 class AccessLogEntry(BaseModel):
     """One view of the holder's data."""
 
-    at: str
+    at: Timestamp
     facility_code: str
     facility_name: str
     role: str

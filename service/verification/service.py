@@ -17,9 +17,9 @@ from service.audit import service as audit
 from service.authority.ca import CertificateAuthority, load_certificate, verify_card_signature, verify_issued_by
 from service.core import metrics
 from service.core.clock import clock
-from service.core.database import Reads
+from service.core.database import Connection, Reads
 from service.core.ids import uuid7
-from service.core.security import Principal
+from service.core.security import TerminalPrincipal
 from service.linking import service as linking
 from service.verification import repository as repo
 from service.verification.challenges import ChallengeStore
@@ -30,6 +30,7 @@ from service.verification.schemas import (
     AccessLogOut,
     CardProof,
     CertificateInfo,
+    CoverageOut,
     RegistrationOut,
     VerificationIn,
     VerificationOut,
@@ -66,16 +67,15 @@ class ProvenCard:
     @property
     def info(self) -> CertificateInfo:
         """The certificate as the answer shows it."""
-        return CertificateInfo(serial=self.state.serial, not_after=self.state.not_after.isoformat(),
+        return CertificateInfo(serial=self.state.serial, not_after=self.state.not_after,
                                status=self.status)
 
 
 async def _signed_certificate(
-    challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal, proof: CardProof,
+    challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal, proof: CardProof,
     purpose: str,
 ) -> x509.Certificate:
     """Consume the challenge, check the certificate against the authority and the signature over the nonce."""
-    assert terminal.terminal_id is not None
     nonce = await challenges.consume(challenge_id=proof.challenge_id, terminal_id=terminal.terminal_id,
                                      purpose=purpose)
     certificate = load_certificate(proof.certificate_der())
@@ -91,7 +91,7 @@ def _known(state: repo.CardState | None) -> repo.CardState:
 
 
 async def prove_card(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof, purpose: str,
 ) -> ProvenCard:
     """The card that signed this terminal's challenge, with its state now."""
@@ -108,6 +108,11 @@ def _check_presence(body: VerificationIn) -> None:
                                      "a staff visual check instead")
 
 
+def _coverage_out(coverage: Coverage | None) -> CoverageOut | None:
+    """The contract's `coverage` of a record (its fields by name; the record's version id stays inside)."""
+    return None if coverage is None else CoverageOut.model_validate(coverage, from_attributes=True)
+
+
 def _answer(card: ProvenCard, coverages: list[Coverage], as_of: date) -> tuple[str, Answer | None]:
     if card.status in _RESULT_OF_STATUS:
         return _RESULT_OF_STATUS[card.status], None
@@ -118,7 +123,7 @@ def _answer(card: ProvenCard, coverages: list[Coverage], as_of: date) -> tuple[s
 
 
 async def verify(
-    pool: asyncpg.Pool, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    pool: asyncpg.Pool, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     body: VerificationIn,
 ) -> VerificationOut:
     """A reception check: the eligibility of the card's holder as of a date.
@@ -129,7 +134,6 @@ async def verify(
     _check_presence(body)
     certificate = await _signed_certificate(challenges, authority=authority, terminal=terminal, proof=body,
                                             purpose="verify")
-    assert terminal.terminal_id is not None and terminal.facility_code is not None
     as_of = body.as_of or clock.today_jst()
     async with pool.acquire() as conn:
         found = await repo.card_for_check(conn, str(certificate.serial_number))
@@ -155,8 +159,8 @@ async def verify(
     return VerificationOut(
         verification_id=str(verification_id), result=result,
         validity_code=answer.validity_code if answer else None,
-        coverage=coverage.as_contract() if coverage else None, certificate=card.info,
-        viewing_allowed=viewing_allowed, as_of=as_of.isoformat(),
+        coverage=_coverage_out(coverage), certificate=card.info,
+        viewing_allowed=viewing_allowed, as_of=as_of,
     )
 
 
@@ -166,7 +170,7 @@ def _require(card: ProvenCard, allowed: tuple[str, ...], action: str) -> None:
 
 
 async def register(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof,
 ) -> RegistrationOut:
     """利用登録 by the holder's own signed request, then five-field matching."""
@@ -179,14 +183,14 @@ async def register(
     if outcome.status in ("linked", "already_linked"):
         answer = evaluate(await repo.linked_coverages(conn, card.state.holder_id), as_of=clock.today_jst(),
                           ambiguous=False)
-        coverage = answer.coverage.as_contract() if answer.coverage else None
+        coverage = _coverage_out(answer.coverage)
     await audit.record(conn, action="registration", actor=terminal.actor,
                        subject={"serial": card.state.serial, "status": outcome.status})
     return RegistrationOut(status=outcome.status, coverage=coverage)
 
 
 async def unregister(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: Principal,
+    conn: Connection, challenges: ChallengeStore, *, authority: CertificateAuthority, terminal: TerminalPrincipal,
     proof: CardProof,
 ) -> None:
     """利用登録解除 by the holder's own signed request: every link ends, with evidence."""
@@ -199,8 +203,8 @@ async def unregister(
 
 
 async def access_log(
-    conn: asyncpg.Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
-    terminal: Principal, proof: CardProof,
+    conn: Connection, challenges: ChallengeStore, *, reads: Reads, authority: CertificateAuthority,
+    terminal: TerminalPrincipal, proof: CardProof,
 ) -> AccessLogOut:
     """Every view of the holder's data (across renewals: the log belongs to the holder, not the serial).
 
@@ -213,7 +217,7 @@ async def access_log(
     await audit.record(conn, action="access_log_read", actor=terminal.actor,
                        subject={"serial": card.state.serial, "entries": len(rows)})
     return AccessLogOut(entries=[
-        AccessLogEntry(at=r["at"].isoformat(), facility_code=r["facility_code"], facility_name=r["facility_name"],
+        AccessLogEntry(at=r["at"], facility_code=r["facility_code"], facility_name=r["facility_name"],
                        role=r["role"], category=r["category"])
         for r in rows
     ])

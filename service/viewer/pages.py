@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -27,7 +26,7 @@ from jinja2 import Environment, PackageLoader
 from service.consent import policy
 from service.consent.errors import ConsentGone, ConsentNotFound
 from service.core.clock import clock
-from service.core.database import DB, Reads, ReadsDep
+from service.core.database import DB, Connection, Reads, ReadsDep
 from service.core.deps import SettingsDep
 from service.core.errors import RateLimited, ServiceBusy
 from service.core.middleware import note_principal
@@ -229,7 +228,7 @@ def _not_viewable(staff: sessions.StaffSession, category: str) -> str:
 
 
 async def _section(
-    conn: asyncpg.Connection, reads: Reads, staff: sessions.StaffSession, consent_id: UUID, category: str,
+    conn: Connection, reads: Reads, staff: sessions.StaffSession, consent_id: UUID, category: str,
     settings: Settings,
 ) -> Section:
     """One category through the service's checks (and its access log); consent errors propagate."""
@@ -304,7 +303,7 @@ def _measured(sections: Sequence[Section]) -> list[tuple[str, str, str]]:
     return [m for m in show.MEASURES if any(r.get(m[0]) is not None for r in records)]
 
 
-async def _patient(conn: asyncpg.Connection, staff: sessions.StaffSession, consent_id: UUID) -> dict[str, Any] | None:
+async def _patient(conn: Connection, staff: sessions.StaffSession, consent_id: UUID) -> dict[str, Any] | None:
     """The patient of a live consent at this facility, as the patient list shows them."""
     found = await service.consented_patients(conn, staff=staff, consent_id=consent_id)
     return found[0] if found else None

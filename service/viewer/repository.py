@@ -7,8 +7,10 @@ from uuid import UUID
 
 import asyncpg
 
+from service.core.database import Connection
 
-async def staff_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
+
+async def staff_by_login(conn: Connection, login: str) -> asyncpg.Record | None:
     """A staff member with facility details, for login."""
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT s.id::text AS staff_id, s.login, s.password_hash, s.role, s.facility_code, "
@@ -20,7 +22,7 @@ async def staff_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record
 
 
 async def live_consents(
-    conn: asyncpg.Connection, *, facility_code: str, now: datetime, consent_id: UUID | None = None
+    conn: Connection, *, facility_code: str, now: datetime, consent_id: UUID | None = None
 ) -> list[asyncpg.Record]:
     """Consents live now at a facility (or just one of them), with the patient's name as the check showed it."""
     return list(await conn.fetch(
@@ -39,7 +41,7 @@ async def live_consents(
     ))
 
 
-async def insured_numbers(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+async def insured_numbers(conn: Connection, holder_id: int) -> list[asyncpg.Record]:
     """Every individual insured number the holder's linked records carry (all insurers, all versions)."""
     return list(await conn.fetch(
         "SELECT DISTINCT r.insurer_number, r.symbol, r.number, r.branch FROM links l "
@@ -50,7 +52,7 @@ async def insured_numbers(conn: asyncpg.Connection, holder_id: int) -> list[asyn
 
 
 async def log_access(
-    conn: asyncpg.Connection, *, holder_id: int, consent_id: UUID, staff_id: str, facility_code: str, role: str,
+    conn: Connection, *, holder_id: int, consent_id: UUID, staff_id: str, facility_code: str, role: str,
     category: str, at: datetime,
 ) -> None:
     """Record a view in the holder's access log."""
@@ -61,7 +63,7 @@ async def log_access(
     )
 
 
-async def card_statuses(conn: asyncpg.Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
+async def card_statuses(conn: Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
     """consent id -> status (active, suspended, revoked) of the card that gave it, followed through renewals
     to the newest certificate (a renewal revokes the old one as superseded; its successor decides)."""
     rows = await conn.fetch(

@@ -76,7 +76,7 @@ async def _records(conn: DB, reads: Reads, staff: sessions.StaffSession, consent
                    settings: Settings) -> RecordsOut:
     found = await service.view(conn, reads=reads, staff=staff, consent_id=consent_id, category=category,
                                pharmacy_checkups=settings.checkup_at_pharmacies)
-    return RecordsOut(category=category, since=found.since.isoformat(), records=jsonable_encoder(found.records))
+    return RecordsOut(category=category, since=found.since, records=jsonable_encoder(found.records))
 
 
 @router.get("/viewer/consents/{consent_id}/medications", responses=error_responses(401, 403, 404, 410))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from service.core.types import Timestamp
 
 
 class LoginIn(BaseModel):
@@ -29,15 +32,15 @@ class ConsentedPatient(BaseModel):
     consent_id: str
     name_kanji: str
     name_kana: str
-    birthdate: str
+    birthdate: date
     categories: list[str]
-    given_at: str
-    expires_at: str
+    given_at: Timestamp
+    expires_at: Timestamp
 
 
 class RecordsOut(BaseModel):
     """One category of records, oldest date served first in `since`."""
 
     category: str
-    since: str
+    since: date
     records: list[dict[str, Any]]

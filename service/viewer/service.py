@@ -11,8 +11,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from service.audit import service as audit
 from service.consent import policy
 from service.consent import repository as consents
@@ -20,7 +18,7 @@ from service.consent.errors import ConsentNotFound
 from service.consent.service import require_live
 from service.core import ratelimit
 from service.core.clock import clock
-from service.core.database import Reads
+from service.core.database import Connection, Reads
 from service.core.ratelimit import Rate
 from service.core.redis import RedisClient
 from service.core.security import PasswordChecker
@@ -40,7 +38,7 @@ class LoginGuard:
 
 
 async def login(
-    conn: asyncpg.Connection, redis: RedisClient, *, login: str, password: str, client_address: str, guard: LoginGuard
+    conn: Connection, redis: RedisClient, *, login: str, password: str, client_address: str, guard: LoginGuard
 ) -> tuple[str, sessions.StaffSession]:
     """Check the password and open a session; returns (cookie value, session).
 
@@ -81,13 +79,13 @@ def _require_viewer(staff: sessions.StaffSession) -> None:
 _BLOCKING_STATUSES = ("suspended", "revoked")
 
 
-async def _usable_cards(conn: asyncpg.Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
+async def _usable_cards(conn: Connection, consent_ids: list[UUID]) -> dict[UUID, str]:
     """consent id -> card status; suspension and revocation are honoured on every read (DOMAIN.md)."""
     return await repo.card_statuses(conn, consent_ids) if consent_ids else {}
 
 
 async def consented_patients(
-    conn: asyncpg.Connection, *, staff: sessions.StaffSession, consent_id: UUID | None = None
+    conn: Connection, *, staff: sessions.StaffSession, consent_id: UUID | None = None
 ) -> list[dict[str, Any]]:
     """Patients with a live consent at the staff member's facility (or the one of `consent_id`)."""
     _require_viewer(staff)
@@ -99,11 +97,11 @@ async def consented_patients(
             "consent_id": str(r["id"]),
             "name_kanji": r["name_kanji"],
             "name_kana": r["name_kana"],
-            "birthdate": r["birthdate"].isoformat(),
+            "birthdate": r["birthdate"],
             "sex": r["sex"],
             "categories": list(r["categories"]),
-            "given_at": r["given_at"].isoformat(),
-            "expires_at": r["expires_at"].isoformat(),
+            "given_at": r["given_at"],
+            "expires_at": r["expires_at"],
         }
         for r in rows
     ]
@@ -128,7 +126,7 @@ def years_before(day: date, years: int) -> date:
 
 
 async def view(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     reads: Reads,
     staff: sessions.StaffSession,

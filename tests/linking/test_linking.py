@@ -33,6 +33,7 @@ async def _reviews(client: httpx.AsyncClient, insurer: dict[str, str]) -> list[d
                                 headers=bearer(insurer["token"]))
     assert response.status_code == 200
     body: list[dict[str, Any]] = response.json()
+    assert all(r["created_at"].endswith("+00:00") for r in body)  # RFC 3339 as the contract writes it, not "Z"
     return body
 
 

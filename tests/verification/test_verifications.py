@@ -355,3 +355,32 @@ async def test_only_terminals_make_challenges(client: httpx.AsyncClient, conn: a
     terminal = await make_terminal(conn)
     bad = await client.post("/v1/challenges", json={"purpose": "shop"}, headers=bearer(terminal["token"]))
     assert bad.status_code == 422
+
+
+async def test_the_answer_keeps_the_contract_wire_format(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, authority: CertificateAuthority, tmp_path: Path
+) -> None:
+    """Typed fields (CoverageOut, dates, timestamps) answer exactly what the contract shows: keys in its order,
+    dates YYYY-MM-DD, timestamps with their offset written `+00:00` (never pydantic's `Z`)."""
+    card = await linked_card(client, conn, authority, tmp_path)
+    terminal = await make_terminal(conn)
+    body = (await verify_card(client, terminal, card)).json()
+    assert list(body["coverage"]) == [
+        "insurer_number", "symbol", "number", "branch", "holder_kind", "name_kanji", "name_kana", "birthdate", "sex",
+        "qualified_on", "disqualified_on", "copay_ratio", "limit_category",
+    ]
+    assert body["coverage"]["birthdate"] == "1980-04-01" and body["coverage"]["disqualified_on"] is None
+    assert body["as_of"] == clock.today_jst().isoformat()
+    not_after = body["certificate"]["not_after"]
+    assert not_after.endswith("+00:00") and datetime.fromisoformat(not_after).tzinfo is not None
+    challenge = (await client.post("/v1/challenges", headers=bearer(terminal["token"]),
+                                   json={"purpose": "verify"})).json()
+    assert challenge["expires_at"].endswith("+00:00")
+
+
+async def test_openapi_describes_the_coverage_and_timestamps(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    coverage = schemas["CoverageOut"]["properties"]
+    assert coverage["birthdate"] == {"type": "string", "format": "date", "title": "Birthdate"}
+    assert schemas["CertificateInfo"]["properties"]["not_after"]["format"] == "date-time"
+    assert "CoverageOut" in str(schemas["VerificationOut"]["properties"]["coverage"])
