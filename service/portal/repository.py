@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
+from service.core.database import Connection
+
 HISTORY_LIMIT = 50  # a holder has a handful of records and consents; the cap only bounds a pathological case
 
 
-async def eligibility_history(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+async def eligibility_history(conn: Connection, holder_id: int) -> list[asyncpg.Record]:
     """The current version of every record linked to the holder (ended ones too), newest coverage first."""
     return list(await conn.fetch(
         "SELECT r.insurer_number, i.name AS insurer_name, r.symbol, r.number, r.branch, r.holder_kind, "
@@ -20,7 +22,7 @@ async def eligibility_history(conn: asyncpg.Connection, holder_id: int) -> list[
     ))
 
 
-async def consents(conn: asyncpg.Connection, holder_id: int) -> list[asyncpg.Record]:
+async def consents(conn: Connection, holder_id: int) -> list[asyncpg.Record]:
     """The holder's consents with the facility's name, newest first (refusals, with no category, left out)."""
     return list(await conn.fetch(
         "SELECT c.id, c.facility_code, f.name AS facility_name, c.categories, c.given_at, c.expires_at, "

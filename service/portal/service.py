@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Literal
 from uuid import UUID
 
-import asyncpg
 from fastapi.encoders import jsonable_encoder
 
 from service.audit import service as audit
@@ -21,7 +20,7 @@ from service.consent import repository as consent_repo
 from service.consent.errors import ConsentNotFound
 from service.core import ratelimit
 from service.core.clock import clock
-from service.core.database import Reads
+from service.core.database import Connection, Reads
 from service.core.redis import RedisClient
 from service.portal import repository as repo
 from service.portal import sessions
@@ -54,7 +53,7 @@ async def issue_challenge(challenges: ChallengeStore, *, client_address: str) ->
 
 
 async def sign_in(
-    conn: asyncpg.Connection, redis: RedisClient, challenges: ChallengeStore, *, authority: CertificateAuthority,
+    conn: Connection, redis: RedisClient, challenges: ChallengeStore, *, authority: CertificateAuthority,
     proof: CardProof, client_address: str,
 ) -> SessionOut:
     """Open a short session for the card that signed the challenge; suspended or revoked cards are refused."""
@@ -81,7 +80,7 @@ def _require_full(holder: sessions.HolderSession) -> None:
         raise AccessLogOnly("an expired certificate reads the access log only: renew it at the municipal office")
 
 
-async def eligibility(conn: asyncpg.Connection, *, holder: sessions.HolderSession) -> EligibilityOut:
+async def eligibility(conn: Connection, *, holder: sessions.HolderSession) -> EligibilityOut:
     """Eligibility today, as a check would answer it, and every linked record."""
     _require_full(holder)
     today = clock.today_jst()
@@ -98,7 +97,7 @@ async def eligibility(conn: asyncpg.Connection, *, holder: sessions.HolderSessio
 
 
 async def records(
-    conn: asyncpg.Connection, *, reads: Reads, holder: sessions.HolderSession,
+    conn: Connection, *, reads: Reads, holder: sessions.HolderSession,
     category: Literal["medication", "checkup"],
 ) -> RecordsOut:
     """The holder's own medication (3 years) or checkups (5 years), as a doctor would see them."""
@@ -116,7 +115,7 @@ def _consent_state(withdrawn: bool, expired: bool) -> Literal["active", "expired
     return "withdrawn" if withdrawn else "expired" if expired else "active"
 
 
-async def consents(conn: asyncpg.Connection, *, holder: sessions.HolderSession) -> ConsentsOut:
+async def consents(conn: Connection, *, holder: sessions.HolderSession) -> ConsentsOut:
     """The holder's consents (active, expired, withdrawn), newest first."""
     _require_full(holder)
     now = clock.now()
@@ -132,7 +131,7 @@ async def consents(conn: asyncpg.Connection, *, holder: sessions.HolderSession) 
     ])
 
 
-async def withdraw(conn: asyncpg.Connection, *, holder: sessions.HolderSession, consent_id: UUID) -> ConsentsOut:
+async def withdraw(conn: Connection, *, holder: sessions.HolderSession, consent_id: UUID) -> ConsentsOut:
     """Withdraw one of the holder's consents (again: no change); answers the consents as they are now."""
     _require_full(holder)
     consent = await consent_repo.get(conn, consent_id, for_update=True)
@@ -145,7 +144,7 @@ async def withdraw(conn: asyncpg.Connection, *, holder: sessions.HolderSession, 
     return await consents(conn, holder=holder)
 
 
-async def access_log(conn: asyncpg.Connection, *, reads: Reads, holder: sessions.HolderSession) -> AccessLogOut:
+async def access_log(conn: Connection, *, reads: Reads, holder: sessions.HolderSession) -> AccessLogOut:
     """Every view of the holder's data, across certificate renewals (as POST /v1/me/access-log)."""
     async with reads.connection() as log:
         rows = await verification_repo.access_log(log, holder.holder_id)
