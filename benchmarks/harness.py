@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from cluster.run import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -146,16 +147,7 @@ def start_uvicorn(app: str, *, port: int, workers: int, env: Mapping[str, str], 
 
 def stop(process: subprocess.Popen[bytes], *, grace: float = 20) -> None:
     """Stop a process group we started: SIGTERM, then SIGKILL after `grace` seconds."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    stop_group(process, grace=grace)
 
 
 def start_locust(*, locustfile: Path, users: int, duration: int, out: Path, env: Mapping[str, str],

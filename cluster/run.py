@@ -209,12 +209,12 @@ class Cluster:
     def stop(self) -> None:
         """Every process this cluster started (the balancer first, PostgreSQL last)."""
         if self._haproxy is not None:
-            _terminate(self._haproxy)
+            stop_group(self._haproxy)
             self._haproxy = None
         for index in list(self._services):
             self.stop_instance(index)
         for port in list(self._redis):
-            _terminate(self._redis.pop(port))
+            stop_group(self._redis.pop(port))
         for data in reversed(self._started_pg):
             subprocess.run([str(pg_bin("pg_ctl")), "-D", str(data), "stop", "-m", "fast", "-w"],
                            capture_output=True, timeout=60, check=False, user=pg_user())
@@ -331,7 +331,7 @@ class Cluster:
 
     def stop_instance(self, index: int) -> None:
         """SIGTERM one instance (it finishes its requests within the grace period)."""
-        _terminate(self._services.pop(index))
+        stop_group(self._services.pop(index))
 
     def kill_instance(self, index: int) -> None:
         """SIGKILL one instance: its in-flight requests are lost, as in a crash."""
@@ -399,7 +399,8 @@ frontend stats
 """
 
 
-def _terminate(process: subprocess.Popen[bytes], *, grace: float = 15) -> None:
+def stop_group(process: subprocess.Popen[bytes], *, grace: float = 15) -> None:
+    """Stop a process group we started: SIGTERM, then SIGKILL after `grace` seconds."""
     if process.poll() is not None:
         return
     try:

@@ -17,7 +17,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser import launched_chromium, require_chromium
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".onshi-data" / "screenshots"
 _OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
@@ -65,23 +66,14 @@ def serve() -> Iterator[Callable[[Callable[[int], FastAPI]], str]]:
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     """Debian's Chromium (never a downloaded one): a missing binary fails the test, it is not skipped."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk (python dev.py test does)")
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
 async def browser(chromium: Path) -> AsyncIterator[Any]:
     """One headless Chromium per module, driven by Playwright."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    async with launched_chromium(chromium) as launched:
         yield launched
-        await launched.close()
 
 
 @pytest.fixture

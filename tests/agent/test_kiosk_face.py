@@ -29,7 +29,8 @@ from terminals.agent.face import FaceDesk
 from terminals.agent.kiosk import Kiosk
 from terminals.agent.reader import DemoReader
 from terminals.reception import ReceptionClient, make_client
-from tests.agent.conftest import CHROMIUM, card_slot, new_page, snap
+from tests.agent.conftest import card_slot, new_page, snap
+from tests.browser import CHROMIUM
 from tests.factories import (
     eligibility_csv,
     eligibility_row,

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.authority.ca import CertificateAuthority
+from tests.browser import launched_chromium, require_chromium
 from tests.factories import (
     consented_patient,
     give_consent,
@@ -23,7 +24,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOWN_DRUGS = ["アムロジピン錠5mg", "メトホルミン塩酸塩錠250mg", "ロキソプロフェンナトリウム錠60mg"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -31,24 +31,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture
 def chromium() -> Path:
     """Debian's Chromium (never a downloaded one): a missing binary fails the test, it is not skipped."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium and fonts-noto-cjk "
-                    "(python dev.py test installs them; or: apt-get install -y chromium fonts-noto-cjk)")
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture
 async def browser(chromium: Path) -> AsyncIterator[Any]:
     """Headless Chromium driven by Playwright."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    async with launched_chromium(chromium) as launched:
         yield launched
-        await launched.close()
 
 
 @pytest.fixture
