@@ -26,6 +26,7 @@ from service.core.database import APP_ROLE, Reads, app_role_url, create_pool, sa
 from service.core.embedded import resolve_urls
 from service.core.errors import OnshiError
 from service.core.inputguard import InputGuardMiddleware
+from service.core.lane import DirectLane
 from service.core.logging import access, configure_logging, get_logger
 from service.core.looplag import LoopLagMonitor
 from service.core.middleware import RequestContextMiddleware
@@ -40,6 +41,7 @@ from service.eligibility.service import EligibilitySink
 from service.maintenance.service import MaintenanceTask
 from service.records.service import CheckupSink, MedicationSink
 from service.verification.challenges import ChallengeStore
+from service.verification.routes import DIRECT_ROUTES
 
 GIL_SWITCH_SECONDS = 0.001
 log = get_logger(__name__)
@@ -189,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OnshiError, _onshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    if settings.direct_lane:  # inside the input guard: it gets whole, checked bodies
+        app.add_middleware(DirectLane, routes=DIRECT_ROUTES)
     # inside the request-id middleware: its refusals carry the id
     app.add_middleware(InputGuardMiddleware, streamed=is_batch_upload)
     app.add_middleware(RequestContextMiddleware)

@@ -52,17 +52,17 @@ class InputGuardMiddleware:
         if _declared_length(scope) > self.max_body_bytes:
             await _refuse_too_large(scope, receive, send, self.max_body_bytes)
             return
-        body, complete = await _read_body(receive, self.max_body_bytes)
+        body, complete = await read_body(receive, self.max_body_bytes)
         if not complete:
             await _refuse_too_large(scope, receive, send, self.max_body_bytes)
             return
-        if _body_has_nul(body, _content_type(scope)):
+        if _body_has_nul(body, content_type(scope)):
             await _refuse_nul(scope, receive, send, "the body")
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     """The whole body, or (what was read, False) as soon as it passes the limit."""
     parts: list[bytes] = []
     size = 0
@@ -79,7 +79,8 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
             return b"".join(parts), True
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` whole first, then whatever the client sends next (a disconnect)."""
     sent = False
 
     async def replay() -> Message:
@@ -104,7 +105,8 @@ def _declared_length(scope: Scope) -> int:
     return int(value) if value is not None and value.isdigit() else 0
 
 
-def _content_type(scope: Scope) -> bytes:
+def content_type(scope: Scope) -> bytes:
+    """The media type of the body, lower case, without parameters (b"" when none is declared)."""
     return (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
 
 

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     batch_rows_per_step: int = 2000
     batch_poll_seconds: float = 0.5
     run_batch_worker: bool = True
+    direct_lane: bool = True  # the challenge and the verification served beside FastAPI (service.core.lane)
     batch_lease_seconds: float = 10.0  # a killed worker's batch is taken over this long after its last renewal
     batch_retry_seconds: float = 120.0  # a database fault longer than this puts the batch off (never fails it)
     shutdown_grace_seconds: float = 10.0  # the batch worker stops within this after SIGTERM

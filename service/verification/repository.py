@@ -68,19 +68,30 @@ async def linked_coverages(conn: Connection, holder_id: int) -> list[Coverage]:
     return [_coverage(row) for row in rows]
 
 
-async def card_for_check(conn: Connection, serial: str) -> tuple[CardState, list[Coverage]] | None:
+@dataclass(frozen=True, slots=True)
+class CardForCheck:
+    """A card's state, its holder's current linked records, and whether the presented certificate is the one
+    the authority checked and stored when it recorded this serial (byte for byte)."""
+
+    state: CardState
+    coverages: list[Coverage]
+    issued_as_presented: bool
+
+
+async def card_for_check(conn: Connection, serial: str, der: bytes) -> CardForCheck | None:
     """The card's state and the current versions of its holder's linked records, in one round trip."""
     rows = await conn.fetch(
-        f"SELECT {_CARD_STATE}, {_COVERAGE} FROM certificates c "
+        f"SELECT {_CARD_STATE}, c.der = $2 AS issued_as_presented, {_COVERAGE} FROM certificates c "
         "LEFT JOIN links l ON l.holder_id = c.holder_id AND l.unlinked_at IS NULL "
         "LEFT JOIN eligibility_records r ON r.insurer_number = l.insurer_number AND r.record_id = l.record_id "
         "  AND r.is_current "
         "WHERE c.serial = $1",
-        serial,
+        serial, der,
     )
     if not rows:
         return None
-    return _state(rows[0]), [_coverage(row) for row in rows if row["version_id"] is not None]
+    return CardForCheck(state=_state(rows[0]), issued_as_presented=rows[0]["issued_as_presented"],
+                        coverages=[_coverage(row) for row in rows if row["version_id"] is not None])
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.core.database import DB
+from service.core.lane import DirectRoute
 from service.core.openapi import error_responses
 from service.verification import service
-from service.verification.context import ReceptionDep
+from service.verification.context import ReceptionDep, reception
 from service.verification.schemas import (
     AccessLogOut,
     CardProof,
@@ -58,3 +59,19 @@ async def access_log(body: CardProof, desk: ReceptionDep, conn: DB) -> AccessLog
     return await service.access_log(conn, desk.challenges, reads=desk.reads, authority=desk.authority,
                                     terminal=desk.terminal,
                                     proof=body)
+
+
+async def _direct_challenge(request: Request, body: ChallengeIn) -> ChallengeOut:
+    return await create_challenge(body, await reception(request))
+
+
+async def _direct_verify(request: Request, body: VerificationIn) -> VerificationOut:
+    return await verify(body, await reception(request))
+
+
+DIRECT_ROUTES = (
+    DirectRoute("/v1/challenges", ChallengeIn, _direct_challenge, status_code=201),
+    DirectRoute("/v1/verifications", VerificationIn, _direct_verify),
+)
+"""The two requests of every reception check, served by the direct lane (service.core.lane) with these routes'
+own functions and models; the routes above declare them (OpenAPI) and serve them when the lane is off."""
