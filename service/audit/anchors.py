@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from service.audit import repository as repo
 from service.core.clock import clock
 from service.core.database import Connection
-from service.core.faults import raise_if_cancelling
+from service.core.faults import cancel_and_wait, raise_if_cancelling
 from service.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -160,10 +160,7 @@ class AnchorTask:
 
     async def stop(self) -> None:
         """Stop the loop and anchor what the last requests appended."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):
             await self.run_once()
 

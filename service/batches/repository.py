@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from pydantic import ConfigDict
 
 from service.batches.fields import RowError
+from service.batches.schemas import BatchProgress
 from service.core.database import Connection
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRow:
-    """A batch and its progress."""
+class BatchRow(BatchProgress):
+    """A batch and its progress (the columns its status shows are declared in `BatchProgress`)."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: UUID
     kind: str
@@ -26,18 +28,7 @@ class BatchRow:
     media_type: str
     charset: str
     body_bytes: int
-    status: str
-    rows_total: int | None
-    rows_processed: int
-    rows_accepted: int
-    rows_rejected: int
-    linked: int
-    needs_review: int
-    ambiguous: int
-    failure: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    status: str  # "receiving" too, which the status route shows as "queued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +43,7 @@ class StepCounts:
     ambiguous: int = 0
 
 
-_COLUMNS = (
-    "id, kind, owner, insurer_number, idempotency_key, body_sha256, media_type, charset, body_bytes, status, "
-    "rows_total, rows_processed, rows_accepted, rows_rejected, linked, needs_review, ambiguous, failure, "
-    "created_at, started_at, finished_at"
-)
+_COLUMNS = ", ".join(BatchRow.model_fields)
 
 
 def _batch(row: asyncpg.Record | None) -> BatchRow | None:

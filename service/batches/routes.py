@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from service.batches import service
 from service.batches.errors import BatchNotFound
-from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchStatus, ErrorsLimit, ErrorsOffset
+from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchProgress, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core import ratelimit
 from service.core.database import DB, Connection
 from service.core.deps import SettingsDep
@@ -126,11 +126,6 @@ async def _status(
         raise BatchNotFound(f"no {kind} batch {batch_id}")
     return BatchStatus(
         batch_id=str(batch.id), kind=batch.kind, status="queued" if batch.status == "receiving" else batch.status,
-        rows_total=batch.rows_total, rows_processed=batch.rows_processed, rows_accepted=batch.rows_accepted,
-        rows_rejected=batch.rows_rejected, linked=batch.linked, needs_review=batch.needs_review,
-        ambiguous=batch.ambiguous, failure=batch.failure, created_at=batch.created_at,
-        started_at=batch.started_at,
-        finished_at=batch.finished_at,
-        errors=errors,
-        errors_offset=errors_offset, errors_returned=len(errors),
+        **batch.model_dump(include=set(BatchProgress.model_fields)),
+        errors=errors, errors_offset=errors_offset, errors_returned=len(errors),
     )

@@ -29,12 +29,12 @@ class BatchRowError(BaseModel):
     detail: str
 
 
-class BatchStatus(BaseModel):
-    """Progress and outcome of a batch."""
+class BatchProgress(BaseModel):
+    """A batch's counters and times: columns of its row (`repository.BatchRow`) that its status shows as they are.
 
-    batch_id: str
-    kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    Declared once for both: a column added here is read by the repository and shown by the status route.
+    """
+
     rows_total: int | None = Field(description="data rows in the upload (header and blank lines not counted)")
     rows_processed: int
     rows_accepted: int
@@ -46,6 +46,20 @@ class BatchStatus(BaseModel):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+
+
+class _BatchIdentity(BaseModel):
+    """The first fields of a batch's status (the row's `id` and `status` are typed otherwise there)."""
+
+    batch_id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+
+
+class BatchStatus(BatchProgress, _BatchIdentity):
+    """Progress and outcome of a batch."""
+
+    # JSON order: _BatchIdentity's fields, BatchProgress's, then these (pydantic collects along the reversed MRO)
     errors: list[BatchRowError]
     errors_offset: int
     errors_returned: int

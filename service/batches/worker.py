@@ -36,7 +36,13 @@ from service.batches.parsing import NDJSON, ParsedRow, RowReader, iter_rows, spl
 from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
-from service.core.faults import RetriesExhausted, is_transient, raise_if_cancelling, retry_transient
+from service.core.faults import (
+    RetriesExhausted,
+    cancel_and_wait,
+    is_transient,
+    raise_if_cancelling,
+    retry_transient,
+)
 from service.core.logging import get_logger
 from service.core.settings import Settings
 
@@ -139,9 +145,7 @@ class BatchWorker:
         try:
             outcome = await self._outcome(run)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await cancel_and_wait(renewer)
         if outcome is not None:
             await self._retry(functools.partial(self._finish, batch, *outcome), what="finishing a batch")
             log.info("batch " + outcome[0], batch_id=str(batch.id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Request
 
 from service.core import metrics
+from service.core.faults import cancel_and_wait
 
 # What repositories and services take: a connection of their own (scripts, tests) or one lent by a pool (asyncpg
 # hands out a proxy of the same methods, a distinct class to the type checker).
@@ -142,10 +142,7 @@ class Reads:
 
     async def stop(self) -> None:
         """Stop measuring."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def measure(self) -> float | None:
         """The replica's lag now (None when it cannot be read)."""

@@ -6,17 +6,19 @@ and for nothing else (a bug retried is a bug repeated).
 
 Cancellation is not a fault: asyncpg sometimes surfaces a cancelled operation as `InternalClientError` or
 `InterfaceError`, and a plain `except Exception` would swallow the shutdown. `raise_if_cancelling` turns such
-an error back into `CancelledError` whenever the current task is being cancelled.
+an error back into `CancelledError` whenever the current task is being cancelled; `cancel_and_wait` is how the
+service's background tasks are stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import redis.exceptions
@@ -82,6 +84,14 @@ def raise_if_cancelling(exc: BaseException) -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError() from exc
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a task (None: nothing was started) and wait until it has ended; its error, if it failed, is raised."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class RetriesExhausted(Exception):

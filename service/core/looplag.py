@@ -7,9 +7,9 @@ thread); this measures that wait directly, in production as in benchmarks (`onsh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from service.core import metrics
+from service.core.faults import cancel_and_wait
 
 INTERVAL = 0.1
 
@@ -26,10 +26,7 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         """Stop sampling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

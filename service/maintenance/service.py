@@ -10,7 +10,6 @@ is recorded in `audit_checkpoints`, and `verify-audit` resumes every chain from 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +17,7 @@ import asyncpg
 
 from service.core.clock import clock
 from service.core.database import Connection
-from service.core.faults import raise_if_cancelling
+from service.core.faults import cancel_and_wait, raise_if_cancelling
 from service.core.logging import get_logger
 from service.maintenance import repository as repo
 
@@ -125,10 +124,7 @@ class MaintenanceTask:
 
     async def stop(self) -> None:
         """Cancel the loop (a round in progress rolls back its current step)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

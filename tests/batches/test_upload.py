@@ -257,3 +257,37 @@ async def test_errors_are_paged(client: httpx.AsyncClient, conn: asyncpg.Connect
     body = page.json()
     assert [e["row"] for e in body["errors"]] == [11, 12, 13, 14, 15]
     assert body["rows_rejected"] == 30
+
+
+STATUS_FIELDS = [
+    "batch_id", "kind", "status", "rows_total", "rows_processed", "rows_accepted", "rows_rejected", "linked",
+    "needs_review", "ambiguous", "failure", "created_at", "started_at", "finished_at", "errors", "errors_offset",
+    "errors_returned",
+]
+
+
+async def test_status_shows_the_row_in_the_contracts_field_order(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """BatchStatus is put together from two bases (schemas.py): its JSON keeps the contract's order."""
+    insurer = await make_insurer(conn)
+    response = await upload(client, insurer=insurer, body=eligibility_csv([eligibility_row(), eligibility_row()]))
+    batch_id = response.json()["batch_id"]
+    url = f"/v1/insurers/{insurer['insurer_number']}/eligibility-batches/{batch_id}"
+    await conn.execute(  # as while its body streams in: shown as queued
+        "UPDATE batches SET status = 'receiving', created_at = '2026-01-02 03:04:05.5+00' WHERE id = $1", batch_id
+    )
+    waiting = (await client.get(url, headers=bearer(insurer["token"]))).json()
+    assert list(waiting) == STATUS_FIELDS
+    assert waiting["batch_id"] == batch_id
+    assert (waiting["kind"], waiting["status"], waiting["rows_total"], waiting["rows_processed"]) == (
+        "eligibility", "queued", 2, 0
+    )
+    assert (waiting["created_at"], waiting["started_at"], waiting["finished_at"]) == (
+        "2026-01-02T03:04:05.500000+00:00", None, None
+    )
+    await conn.execute("UPDATE batches SET status = 'queued' WHERE id = $1", batch_id)
+    done = await wait_for_batch(client, insurer=insurer, batch_id=batch_id)
+    assert list(done) == STATUS_FIELDS
+    assert (done["status"], done["rows_processed"], done["rows_accepted"], done["errors_returned"]) == ("done", 2, 2, 0)
+    assert done["started_at"] is not None and done["finished_at"] is not None

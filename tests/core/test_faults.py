@@ -18,7 +18,7 @@ import redis.exceptions
 from fastapi import FastAPI
 
 from service.app import attach, create_app
-from service.core.faults import RetriesExhausted, is_transient, retry_transient
+from service.core.faults import RetriesExhausted, cancel_and_wait, is_transient, retry_transient
 from service.core.redis import create_redis
 from service.core.resp import RespClient
 from service.core.settings import Settings
@@ -213,3 +213,27 @@ def test_a_redis_connection_torn_down_under_a_write_is_transient() -> None:
     assert is_transient(_raised_in(redis_module, TypeError("'NoneType' object is not callable")))
     assert not is_transient(_raised_in("/work/service/x.py", AttributeError("'NoneType' object has no attribute 'x'")))
     assert not is_transient(_raised_in(redis_module, AttributeError("'Foo' object has no attribute 'bar'")))
+
+
+async def test_cancel_and_wait_ends_a_task_and_raises_what_it_failed_with() -> None:
+    cleaned_up = asyncio.Event()
+
+    async def background() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned_up.set()
+
+    running = asyncio.create_task(background())
+    await asyncio.sleep(0)
+    await cancel_and_wait(running)
+    assert running.cancelled() and cleaned_up.is_set()
+    await cancel_and_wait(None)  # nothing was started
+
+    async def broken() -> None:
+        raise ValueError("bug")
+
+    failed = asyncio.create_task(broken())
+    await asyncio.sleep(0)
+    with pytest.raises(ValueError, match="bug"):
+        await cancel_and_wait(failed)
