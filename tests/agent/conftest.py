@@ -78,8 +78,13 @@ async def browser(chromium: Path) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def live(live_url: str, app: FastAPI, conn: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client to the live service, for setting data up through the real service (after a clean state)."""
-    async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
+    """An HTTP client to the live service, for setting data up through the real service (after a clean state).
+
+    A new connection per request: between two of its requests a browser test may wait longer than uvicorn keeps
+    an idle connection (5 s), and a request sent as the server closes it fails ("Server disconnected without
+    sending a response"), as one did on a loaded machine."""
+    async with httpx.AsyncClient(base_url=live_url, timeout=30,
+                                 limits=httpx.Limits(max_keepalive_connections=0)) as client:
         yield client
 
 
