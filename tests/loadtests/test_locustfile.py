@@ -149,6 +149,17 @@ def test_a_card_with_another_cards_key_is_refused(document: dict[str, Any]) -> N
         parse(broken)
 
 
+def test_a_key_whose_private_half_does_not_match_its_public_half_is_refused(
+        document: dict[str, Any], key: rsa.RSAPrivateKey) -> None:
+    numbers = key.private_numbers()  # OpenSSL checks a CRT result and falls back on d: both are broken here
+    broken = rsa.RSAPrivateNumbers(p=numbers.p, q=numbers.q, d=numbers.d ^ 2, dmp1=numbers.dmp1 ^ 2,
+                                   dmq1=numbers.dmq1, iqmp=numbers.iqmp, public_numbers=numbers.public_numbers)
+    pem = broken.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    with pytest.raises(FixtureError, match=r"keys\[0\] is inconsistent"):
+        parse({**document, "keys": [pem]})
+
+
 def test_a_missing_fixture_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match=r"python -m loadtests\.fixtures"):
         load(tmp_path / "nothing.json")
@@ -180,3 +191,4 @@ def test_the_configuration_comes_from_the_environment() -> None:
         LoadTestConfig.from_env({"ONSHI_LOADTEST_MIX": "eligibel=1"})
     with pytest.raises(ValueError, match="key=weight"):
         parse_weights("face", name="presence")
+
