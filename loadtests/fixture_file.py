@@ -107,7 +107,11 @@ class Card:
 
     def sign(self, nonce: bytes) -> str:
         """The card's RSA PKCS#1 v1.5 SHA-256 signature over the nonce, base64 (a real signature every time)."""
-        return base64.b64encode(self.key.sign(nonce, _PKCS1V15, _SHA256)).decode("ascii")
+        return self.signature(nonce).decode("ascii")
+
+    def signature(self, nonce: bytes) -> bytes:
+        """The same signature as `sign`, as base64 bytes (ASCII), ready to go into a request body."""
+        return base64.b64encode(self.key.sign(nonce, _PKCS1V15, _SHA256))
 
 
 @dataclass(frozen=True, slots=True)
