@@ -1,30 +1,31 @@
 """Clinic reception at peak hour (weekday mornings): each terminal loops over patients.
 
-One patient: POST /v1/challenges, the card signs the nonce (a real RSA-2048 signature, ~0.9 ms of the load
+One patient: POST /v1/challenges, the card signs the nonce (a real RSA-2048 signature, ~0.75 ms of the load
 generator's CPU), POST /v1/verifications with the proof and the presence check; after an eligible answer some
 patients consent to viewing (POST /v1/consents). Every answer is compared with what the fixture says the card
 must get, including the insured number shown: an answer about another patient is a failure, not a success.
+
+The rest is kept cheap for the generator (loadtests/desk.py): bodies are sent as prepared JSON bytes, answers are
+decoded straight from their bytes, and the terminals keep no cookie jar (they authenticate with a bearer token).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import json
 import random
-from collections.abc import Mapping
 from typing import Any
 
 import gevent
 from locust import FastHttpUser, between, constant_throughput, task
+from locust.contrib.fasthttp import ResponseContextManager
 
 from loadtests.config import config
-from loadtests.fixture_file import Card, Terminal
+from loadtests.desk import CHALLENGE_BODY, Desk, Patient, answer_problem, prepare
 from loadtests.scenarios.common import fixture
 
-
-@functools.cache
-def _headers(terminal: Terminal) -> dict[str, str]:
-    return {"Authorization": f"Bearer {terminal.token}"}
+__all__ = ["CONSENT_CHOICES", "ReceptionTerminal", "answer_problem", "desk"]
 
 # Categories a consenting patient chooses (an empty list is a recorded refusal): our estimate.
 CONSENT_CHOICES: tuple[tuple[list[str], float], ...] = (
@@ -32,29 +33,18 @@ CONSENT_CHOICES: tuple[tuple[list[str], float], ...] = (
 )
 
 
-def presence(rng: random.Random, weights: Mapping[str, float]) -> dict[str, object]:
-    """A presence check as the reader reports it (a face match carries its distance and liveness)."""
-    method = rng.choices(list(weights), weights=list(weights.values()))[0]
-    if method == "face":
-        return {"method": "face", "face_distance": round(rng.uniform(0.25, 0.5), 3), "liveness_passed": True}
-    return {"method": method}
+@functools.cache
+def desk() -> Desk:
+    """The fixture's cards, terminals and presence checks, prepared once per process."""
+    return prepare(fixture(), config.mix, config.presence)
 
 
-def answer_problem(card: Card, body: Any) -> str | None:
-    """Why a verification answer is not the one this card must get; None when it is."""
-    if not isinstance(body, dict):
-        return "the answer is not a JSON object"
-    if (body.get("result"), body.get("validity_code")) != (card.result, card.validity_code):
-        return (f"{card.kind} card answered {body.get('result')}/{body.get('validity_code')}, "
-                f"expected {card.result}/{card.validity_code}")
-    if (body.get("certificate") or {}).get("serial") != card.serial:
-        return "the answer is about another certificate"
-    shown = (body.get("coverage") or {}).get("number")
-    if shown != card.number:
-        return f"the answer shows insured number {shown}, expected {card.number}"
-    if not body.get("verification_id"):
-        return "no verification_id"
-    return None
+def _json(response: ResponseContextManager) -> Any:
+    """The answer's JSON, decoded straight from its bytes (None when it is not JSON)."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
 
 
 class ReceptionTerminal(FastHttpUser):
@@ -70,7 +60,8 @@ class ReceptionTerminal(FastHttpUser):
     rng: random.Random
 
     def on_start(self) -> None:
-        """Start at a random phase when paced."""
+        """No cookie jar (nothing to consult or fill on every request); start at a random phase when paced."""
+        self.client.client.cookiejar = None
         self.rng = random.Random()
         if config.pace:
             # Terminals spawned together would otherwise stay in phase and hit the service in bursts.
@@ -79,36 +70,39 @@ class ReceptionTerminal(FastHttpUser):
     @task
     def patient(self) -> None:
         """Challenge, card signature, verification and, sometimes, consent, at one terminal."""
-        card = fixture().pick(self.rng, config.mix)
-        terminal = self.rng.choice(fixture().terminals)
-        headers = _headers(terminal)
+        prepared = desk()
+        patient = prepared.patient(self.rng)
+        headers = self.rng.choice(prepared.headers)
         challenge = self._challenge(headers)
         if challenge is None:
             return
         challenge_id, nonce = challenge
-        verification_id = self._verify(headers, card, challenge_id, nonce)
-        if verification_id and card.result == "eligible" and self.rng.random() < config.consent_rate:
+        body = patient.proof(challenge_id, patient.card.signature(nonce), prepared.presence(self.rng))
+        verification_id = self._verify(headers, patient, body)
+        if verification_id and patient.card.result == "eligible" and self.rng.random() < config.consent_rate:
             self._consent(headers, verification_id)
 
     def _challenge(self, headers: dict[str, str]) -> tuple[str, bytes] | None:
-        with self.client.post("/v1/challenges", json={"purpose": "verify"}, headers=headers,
-                              name="POST /v1/challenges", catch_response=True) as response:
+        with self.client.post("/v1/challenges", data=CHALLENGE_BODY,  # type: ignore[arg-type]  # str or bytes
+                              headers=headers, name="POST /v1/challenges", catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
                 return None
-            body = response.json()
+            body = _json(response)
+            if not isinstance(body, dict) or not isinstance(body.get("challenge_id"), str):
+                response.failure("the answer has no challenge_id")
+                return None
             return body["challenge_id"], base64.b64decode(body["nonce"])
 
-    def _verify(self, headers: dict[str, str], card: Card, challenge_id: str, nonce: bytes) -> str | None:
-        proof = {"challenge_id": challenge_id, "certificate": card.certificate_b64, "signature": card.sign(nonce),
-                 "presence": presence(self.rng, config.presence)}
-        with self.client.post("/v1/verifications", json=proof, headers=headers,
-                              name="POST /v1/verifications", catch_response=True) as response:
-            if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
+    def _verify(self, headers: dict[str, str], patient: Patient, proof: bytes) -> str | None:
+        with self.client.post("/v1/verifications", data=proof,  # type: ignore[arg-type]  # str or bytes
+                              headers=headers, name="POST /v1/verifications", catch_response=True) as response:
+            status = response.status_code
+            if status != 200:
+                response.failure(f"HTTP {status}: {(response.text or '')[:200]}")
                 return None
-            body = response.json()
-            problem = answer_problem(card, body)
+            body = _json(response)
+            problem = answer_problem(patient.card, body)
             if problem is not None:
                 response.failure(problem)
                 return None
@@ -117,7 +111,8 @@ class ReceptionTerminal(FastHttpUser):
     def _consent(self, headers: dict[str, str], verification_id: str) -> None:
         choices, weights = zip(*CONSENT_CHOICES, strict=True)
         categories = self.rng.choices(choices, weights=weights)[0]
-        with self.client.post("/v1/consents", json={"verification_id": verification_id, "categories": categories},
+        body = json.dumps({"verification_id": verification_id, "categories": categories}).encode()
+        with self.client.post("/v1/consents", data=body,  # type: ignore[arg-type]  # str or bytes
                               headers=headers, name="POST /v1/consents", catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")

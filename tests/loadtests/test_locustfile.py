@@ -1,4 +1,5 @@
-"""Smoke tests of the load test: the locustfile defines its scenarios, the fixture file is validated on load.
+"""Smoke tests of the load test: the locustfile defines its scenarios, the fixture file is validated on load,
+and the reception terminal's prepared bodies (loadtests/desk.py) are the JSON the service expects.
 
 No load is generated here (timings belong in benchmarks/peak.py). Importing locust patches the
 standard library with gevent, so the locustfile is imported in a child process, never in the test process.
@@ -10,6 +11,7 @@ import base64
 import copy
 import json
 import os
+import random
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from loadtests.config import LoadTestConfig, parse_weights
+from loadtests.desk import CHALLENGE_BODY, answer_problem, prepare
 from loadtests.fixture_file import FORMAT, KINDS, PROFILE, FixtureError, load, parse, write
 from loadtests.fixtures import kind_counts, people
 
@@ -149,6 +152,17 @@ def test_a_card_with_another_cards_key_is_refused(document: dict[str, Any]) -> N
         parse(broken)
 
 
+def test_a_key_whose_private_half_does_not_match_its_public_half_is_refused(
+        document: dict[str, Any], key: rsa.RSAPrivateKey) -> None:
+    numbers = key.private_numbers()  # OpenSSL checks a CRT result and falls back on d: both are broken here
+    broken = rsa.RSAPrivateNumbers(p=numbers.p, q=numbers.q, d=numbers.d ^ 2, dmp1=numbers.dmp1 ^ 2,
+                                   dmq1=numbers.dmq1, iqmp=numbers.iqmp, public_numbers=numbers.public_numbers)
+    pem = broken.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    with pytest.raises(FixtureError, match=r"keys\[0\] is inconsistent"):
+        parse({**document, "keys": [pem]})
+
+
 def test_a_missing_fixture_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match=r"python -m loadtests\.fixtures"):
         load(tmp_path / "nothing.json")
@@ -180,3 +194,46 @@ def test_the_configuration_comes_from_the_environment() -> None:
         LoadTestConfig.from_env({"ONSHI_LOADTEST_MIX": "eligibel=1"})
     with pytest.raises(ValueError, match="key=weight"):
         parse_weights("face", name="presence")
+
+
+def test_the_reception_bodies_are_the_json_the_service_expects(document: dict[str, Any]) -> None:
+    desk = prepare(parse(document), {"eligible": 1.0}, {"face": 1.0})
+    rng = random.Random(3)
+    patient = desk.patient(rng)
+    assert patient.card.kind == "eligible"
+    nonce = os.urandom(32)
+    challenge_id = 'c-1 "quoted" \\ 受付'  # whatever the service sends back is escaped, not pasted
+    proof = json.loads(patient.proof(challenge_id, patient.card.signature(nonce), desk.presence(rng)))
+    assert set(proof) == {"challenge_id", "certificate", "signature", "presence"}
+    assert (proof["challenge_id"], proof["certificate"]) == (challenge_id, patient.card.certificate_b64)
+    certificate = x509.load_der_x509_certificate(base64.b64decode(proof["certificate"]))
+    public_key = certificate.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(base64.b64decode(proof["signature"]), nonce, padding.PKCS1v15(), hashes.SHA256())
+    assert proof["presence"]["method"] == "face" and proof["presence"]["liveness_passed"] is True
+    assert 0.25 <= proof["presence"]["face_distance"] <= 0.5
+    assert json.loads(CHALLENGE_BODY) == {"purpose": "verify"}
+    assert [h["Authorization"] for h in desk.headers] == ["Bearer ont_x"]
+    assert all(h["Content-Type"] == "application/json" for h in desk.headers)
+
+
+def test_the_desk_draws_cards_and_presence_checks_by_their_weights(document: dict[str, Any]) -> None:
+    fixture = parse(document)
+    rng = random.Random(5)
+    only_code_5 = prepare(fixture, {"eligible": 0.0, "code_5": 1.0}, {"pin": 1.0, "face": 0.0, "visual": 2.0})
+    assert {only_code_5.patient(rng).card.kind for _ in range(50)} == {"code_5"}
+    assert {only_code_5.presence(rng) for _ in range(50)} == {b'{"method": "pin"}', b'{"method": "visual"}'}
+    absent = prepare(fixture, {"revoked": 1.0}, {"pin": 1.0})  # no revoked card here: any card, as Fixture.pick
+    assert {absent.patient(rng).card.serial for _ in range(50)} == {"1001", "1002"}
+
+
+def test_an_answer_about_another_patient_is_a_failure(document: dict[str, Any]) -> None:
+    card = parse(document).cards[0]
+    answer = {"verification_id": "v-1", "result": "eligible", "validity_code": 1,
+              "certificate": {"serial": card.serial}, "coverage": {"number": card.number}}
+    assert answer_problem(card, answer) is None
+    assert answer_problem(card, {**answer, "coverage": {"number": "9999"}}) == (
+        "the answer shows insured number 9999, expected 0001")
+    assert answer_problem(card, {**answer, "certificate": {"serial": "1002"}}) == (
+        "the answer is about another certificate")
+    assert answer_problem(card, [answer]) == "the answer is not a JSON object"
