@@ -210,16 +210,35 @@ class Run:
         return float(row[column]) if row and row[column] not in ("", "N/A") else float("nan")
 
 
+def _wait_for_requests(out: Path, generator: subprocess.Popen[bytes], *, patience: float) -> None:
+    """Until locust's statistics file counts a request (it writes one every second), or `patience` s."""
+    deadline = time.monotonic() + patience
+    stats = Path(f"{out}_stats.csv")
+    while time.monotonic() < deadline and generator.poll() is None:
+        try:
+            with stats.open(newline="") as handle:
+                if any(int(row.get("Request Count") or 0) for row in csv.DictReader(handle)):
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+
+
 def measured_run(*, locustfile: Path, users: int, duration: int, out: Path, env: Mapping[str, str],
                  groups: Groups, settle: float = 3.0, classes: tuple[str, ...] = ()) -> Run:
-    """A locust run whose CPU is sampled from `settle` s after the start to 1 s before the end."""
+    """A locust run whose CPU is sampled from `settle` s after its first requests to 1 s before the end.
+
+    Waiting for the first requests keeps locust's own start-up (its imports and the fixture: over a second of
+    CPU) out of the generator's figure on a busy machine, where it can take longer than `settle`."""
     generator = start_locust(locustfile=locustfile, users=users, duration=duration, out=out, env=env,
                              classes=classes)
     try:
         sampled = Groups(roots={**groups.roots, "load generator": (generator.pid,)}, markers=groups.markers)
+        started = time.monotonic()
+        _wait_for_requests(out, generator, patience=30.0)
         time.sleep(settle)
         before, t0 = sampled.sample(), time.monotonic()
-        time.sleep(max(1.0, duration - settle - 1.0))
+        time.sleep(max(1.0, duration - (t0 - started) - 1.0))
         after, t1 = sampled.sample(), time.monotonic()
         generator.wait(timeout=duration + 60)
     finally:
