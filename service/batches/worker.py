@@ -39,6 +39,7 @@ from service.core import metrics
 from service.core.clock import clock
 from service.core.faults import RetriesExhausted, is_transient, raise_if_cancelling, retry_transient
 from service.core.logging import get_logger
+from service.core.memory import release_freed_memory
 from service.core.settings import Settings
 
 log = get_logger(__name__)
@@ -131,6 +132,8 @@ class BatchWorker:
             await self._process(batch)
         finally:
             metrics.batches_in_flight.dec()
+        seconds = release_freed_memory()  # what the batch freed goes back to the system, not to the next peak
+        log.debug("batch memory released", seconds=round(seconds, 4))
         return True
 
     async def _process(self, batch: repo.BatchRow) -> None:
