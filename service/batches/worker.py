@@ -3,7 +3,7 @@
 Each step (a few thousand rows) is one transaction: its valid rows, its row errors and the batch counters are
 committed together, so a restart resumes after the last committed row and accepted data is never lost.
 Parsing and validation run in a worker thread, off the event loop that serves verifications, and overlap with
-the database work of the previous step (at most two validated steps wait: memory stays bounded).
+the database work of the previous step (at most one validated step waits: memory stays bounded).
 
 Faults (docs/reliability.md):
 - A worker holds a lease on its batch and renews it every third of `batch_lease_seconds`; a batch whose lease
@@ -218,7 +218,7 @@ class _BatchRun:
         self.step_size = settings.batch_rows_per_step
         self.current: _Step | None = None  # the step being validated, in the worker thread
         self.header_checked = batch.media_type == NDJSON
-        self.steps: asyncio.Queue[_Step | None] = asyncio.Queue(maxsize=2)
+        self.steps: asyncio.Queue[_Step | None] = asyncio.Queue(maxsize=1)
         self.failure: BaseException | None = None
 
     async def run(self) -> None:
