@@ -12,7 +12,6 @@ import codecs
 import collections
 import csv
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -229,9 +228,3 @@ class RowReader:
             return ParsedRow(self._row, None, ("invalid_json", "each line must be a JSON object"))
         return ParsedRow(self._row, value)
 
-
-def iter_rows(reader: RowReader, records: list[bytes]) -> Iterator[ParsedRow]:
-    """The rows among some records."""
-    for record in records:
-        if (row := reader.read(record)) is not None:
-            yield row

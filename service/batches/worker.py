@@ -3,7 +3,7 @@
 Each step (a few thousand rows) is one transaction: its valid rows, its row errors and the batch counters are
 committed together, so a restart resumes after the last committed row and accepted data is never lost.
 Parsing and validation run in a worker thread, off the event loop that serves verifications, and overlap with
-the database work of the previous step (at most two validated steps wait: memory stays bounded).
+the database work of the previous step (at most one validated step waits: memory stays bounded).
 
 Faults (docs/reliability.md):
 - A worker holds a lease on its batch and renews it every third of `batch_lease_seconds`; a batch whose lease
@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 import asyncpg
@@ -32,7 +33,7 @@ import asyncpg
 from service.batches import repository as repo
 from service.batches.fields import RowError
 from service.batches.header import Columns, check_header
-from service.batches.parsing import NDJSON, ParsedRow, RowReader, iter_rows, splitter_for
+from service.batches.parsing import NDJSON, ParsedRow, RowReader, splitter_for
 from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
@@ -44,6 +45,7 @@ from service.core.faults import (
     retry_transient,
 )
 from service.core.logging import get_logger
+from service.core.memory import release_freed_memory
 from service.core.settings import Settings
 
 log = get_logger(__name__)
@@ -67,6 +69,7 @@ class LeaseLost(Exception):
 class _Step:
     """Rows validated in one step."""
 
+    today: date
     valid: list[tuple[int, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     last_row: int = 0
@@ -135,6 +138,8 @@ class BatchWorker:
             await self._process(batch)
         finally:
             metrics.batches_in_flight.dec()
+        seconds = release_freed_memory()  # what the batch freed goes back to the system, not to the next peak
+        log.debug("batch memory released", seconds=round(seconds, 4))
         return True
 
     async def _process(self, batch: repo.BatchRow) -> None:
@@ -215,9 +220,9 @@ class _BatchRun:
         self.reader = RowReader(media_type=batch.media_type, charset=batch.charset)
         self.splitter = splitter_for(batch.media_type)
         self.step_size = settings.batch_rows_per_step
-        self.pending: list[ParsedRow] = []
+        self.current: _Step | None = None  # the step being validated, in the worker thread
         self.header_checked = batch.media_type == NDJSON
-        self.steps: asyncio.Queue[_Step | None] = asyncio.Queue(maxsize=2)
+        self.steps: asyncio.Queue[_Step | None] = asyncio.Queue(maxsize=1)
         self.failure: BaseException | None = None
 
     async def run(self) -> None:
@@ -246,28 +251,42 @@ class _BatchRun:
         )
 
     async def _take(self, records: list[bytes]) -> None:
-        rows = await asyncio.to_thread(self._parse, records)
-        for row in rows:
-            self.pending.append(row)
-            if len(self.pending) >= self.step_size:
-                await self._flush()
+        """Read and validate a chunk's records in the worker thread a step at a time: a row's raw values live only
+        while it is validated, so at most one step of rows is held beyond the steps waiting to be applied."""
+        start = 0
+        while start < len(records):
+            start, full = await asyncio.to_thread(self._fill, records, start)
+            if self.failure is not None:
+                raise self.failure
+            if full is not None:
+                await self.steps.put(full)
 
-    def _parse(self, records: list[bytes]) -> list[ParsedRow]:
-        rows = [r for r in iter_rows(self.reader, records) if r.row > self.batch.rows_processed]
-        if not self.header_checked and self.reader.header is not None:
-            self.header_checked = True
-            if errors := check_header(self.reader.header, self.sink.columns):
-                raise HeaderRejected(errors)
-        return rows
+    def _fill(self, records: list[bytes], start: int) -> tuple[int, _Step | None]:
+        """Validate records from `start` into the current step; (where to go on, the step once it is full)."""
+        for index in range(start, len(records)):
+            parsed = self.reader.read(records[index])
+            if not self.header_checked and self.reader.header is not None:
+                self.header_checked = True
+                if errors := check_header(self.reader.header, self.sink.columns):
+                    raise HeaderRejected(errors)
+            if parsed is None or parsed.row <= self.batch.rows_processed:
+                continue
+            step = self.current or self._new_step()
+            self._validate(step, parsed)
+            if step.rows >= self.step_size:
+                self.current = None
+                return index + 1, step
+        return len(records), None
+
+    def _new_step(self) -> _Step:
+        self.current = _Step(today=clock.today_jst())
+        return self.current
 
     async def _flush(self) -> None:
-        if not self.pending:
-            return
-        rows, self.pending = self.pending, []
-        step = await asyncio.to_thread(self._validate, rows)
-        if self.failure is not None:
-            raise self.failure
-        await self.steps.put(step)
+        """The last step, however few its rows."""
+        step, self.current = self.current, None
+        if step is not None:
+            await self.steps.put(step)
 
     async def _apply_steps(self) -> None:
         """Apply validated steps in order; after a failure, only drain the queue (the producer stops)."""
@@ -301,23 +320,20 @@ class _BatchRun:
         metrics.batch_rows.labels(self.batch.kind, "accepted").inc(counts.accepted)
         metrics.batch_rows.labels(self.batch.kind, "rejected").inc(counts.rejected)
 
-    def _validate(self, rows: Sequence[ParsedRow]) -> _Step:
-        step = _Step(last_row=rows[-1].row, rows=len(rows))
-        today = clock.today_jst()
-        for parsed in rows:
-            if parsed.values is None:
-                code, detail = parsed.problem or ("invalid_row", "the row could not be read")
-                step.errors.append(RowError(row=parsed.row, field=None, error=code, detail=detail))
-                continue
-            if self.batch.media_type == NDJSON and (unknown := _ndjson_header_errors(parsed, self.sink.columns)):
-                step.errors.extend(unknown)
-                continue
-            result = self.sink.validate(parsed.values, row=parsed.row, batch=self.batch, today=today)
-            if isinstance(result, list):
-                step.errors.extend(result)
-            else:
-                step.valid.append((parsed.row, result))
-        return step
+    def _validate(self, step: _Step, parsed: ParsedRow) -> None:
+        step.last_row, step.rows = parsed.row, step.rows + 1
+        if parsed.values is None:
+            code, detail = parsed.problem or ("invalid_row", "the row could not be read")
+            step.errors.append(RowError(row=parsed.row, field=None, error=code, detail=detail))
+            return
+        if self.batch.media_type == NDJSON and (unknown := _ndjson_header_errors(parsed, self.sink.columns)):
+            step.errors.extend(unknown)
+            return
+        result = self.sink.validate(parsed.values, row=parsed.row, batch=self.batch, today=step.today)
+        if isinstance(result, list):
+            step.errors.extend(result)
+        else:
+            step.valid.append((parsed.row, result))
 
 
 def _ndjson_header_errors(parsed: ParsedRow, columns: Columns) -> list[RowError]:
