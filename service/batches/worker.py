@@ -37,6 +37,7 @@ from service.batches.parsing import NDJSON, ParsedRow, RowReader, splitter_for
 from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
+from service.core.database import ACQUIRE_TIMEOUT
 from service.core.faults import (
     RetriesExhausted,
     cancel_and_wait,
@@ -50,7 +51,6 @@ from service.core.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
-ACQUIRE_TIMEOUT = 10.0  # seconds to get a pool connection before it counts as a (transient) fault
 
 
 class HeaderRejected(Exception):

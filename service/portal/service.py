@@ -105,7 +105,7 @@ async def records(
     since: date = years_before(clock.today_jst(), policy.RETENTION_YEARS[category])
     insured = [InsuredNumber(**dict(r.items())) for r in await viewer_repo.insured_numbers(conn, holder.holder_id)]
     reader = medications_for if category == "medication" else checkups_for
-    async with reads.connection() as history:
+    async with reads.connection(conn) as history:
         found = await reader(history, insured=insured, since=since)
     await audit.record(conn, action="portal_read", actor=holder.actor, subject={"category": category})
     return RecordsOut(since=since.isoformat(), records=jsonable_encoder(found))
@@ -146,7 +146,7 @@ async def withdraw(conn: Connection, *, holder: sessions.HolderSession, consent_
 
 async def access_log(conn: Connection, *, reads: Reads, holder: sessions.HolderSession) -> AccessLogOut:
     """Every view of the holder's data, across certificate renewals (as POST /v1/me/access-log)."""
-    async with reads.connection() as log:
+    async with reads.connection(conn) as log:
         rows = await verification_repo.access_log(log, holder.holder_id)
     await audit.record(conn, action="access_log_read", actor=holder.actor,
                        subject={"serial": holder.serial, "entries": len(rows), "via": "portal"})

@@ -159,7 +159,7 @@ async def view(
     reader = medications_for if category == "medication" else checkups_for
     records = []
     if insured:  # history changes only with batches: a replica's few seconds of lag are harmless here
-        async with reads.connection() as history:
+        async with reads.connection(conn) as history:
             records = await reader(history, insured=insured, since=since)
     now = clock.now()
     await repo.log_access(
