@@ -62,6 +62,18 @@ ACQUIRE_TIMEOUT = 10.0
 a retried step), never a wait without end."""
 
 
+@asynccontextmanager
+async def pooled(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
+    """A connection of the pool, waited for at most ACQUIRE_TIMEOUT. asyncio.timeout, not asyncpg's own acquire
+    timeout, which runs the wait (and the release after it) through asyncio.wait_for, a task of its own each."""
+    async with asyncio.timeout(ACQUIRE_TIMEOUT):
+        conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 async def create_pool(
     database_url: str, *, min_size: int, max_size: int, command_timeout: float | None = None
 ) -> asyncpg.Pool:
@@ -96,7 +108,7 @@ PoolDep = Annotated[asyncpg.Pool, Depends(_pool_dependency)]
 
 async def transaction(request: Request) -> AsyncIterator[Connection]:
     """A connection inside a transaction: committed when the handler succeeds, rolled back on any error."""
-    async with get_pool(request).acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+    async with pooled(get_pool(request)) as conn, conn.transaction():
         yield conn
 
 
@@ -141,7 +153,7 @@ class Reads:
         if not self.use_replica or self.replica is None:
             yield held
             return
-        async with self.replica.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with pooled(self.replica) as conn:
             yield conn
 
     def start(self) -> None:

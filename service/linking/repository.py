@@ -146,9 +146,8 @@ async def active_links_of_versions(conn: Connection, ids: Sequence[int]) -> dict
 async def active_links_of_holders(conn: Connection, holder_ids: Sequence[int]) -> list[ActiveLink]:
     """Live links of holders with the coverage period of each linked record's current version."""
     rows = await conn.fetch(
-        "SELECT l.holder_id, l.insurer_number, l.record_id, e.qualified_on, e.disqualified_on, e.id FROM links l "
-        "JOIN eligibility_records e ON e.insurer_number = l.insurer_number AND e.record_id = l.record_id "
-        "AND e.is_current WHERE l.holder_id = ANY($1::bigint[]) AND l.unlinked_at IS NULL",
+        "SELECT e.holder_id, e.insurer_number, e.record_id, e.qualified_on, e.disqualified_on, e.id "
+        "FROM linked_current_records e WHERE e.holder_id = ANY($1::bigint[])",
         holder_ids,
     )
     return [
@@ -296,9 +295,7 @@ async def end_registration(conn: Connection, holder_id: int) -> bool:
 async def linked_records_of_holder(conn: Connection, holder_id: int) -> list[RecordVersion]:
     """The current versions of the records linked to a holder."""
     rows = await conn.fetch(
-        f"SELECT {_RECORD} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
-        "AND r.record_id = l.record_id AND r.is_current WHERE l.holder_id = $1 AND l.unlinked_at IS NULL "
-        "ORDER BY r.qualified_on",
+        f"SELECT {_RECORD} FROM linked_current_records r WHERE r.holder_id = $1 ORDER BY r.qualified_on",
         holder_id,
     )
     return [_record(r) for r in rows]

@@ -14,10 +14,8 @@ async def eligibility_history(conn: Connection, holder_id: int) -> list[asyncpg.
     return list(await conn.fetch(
         "SELECT r.insurer_number, i.name AS insurer_name, r.symbol, r.number, r.branch, r.holder_kind, "
         "  r.qualified_on, r.disqualified_on, r.copay_ratio, r.limit_category "
-        "FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
-        "  AND r.record_id = l.record_id AND r.is_current "
-        "JOIN insurers i ON i.number = r.insurer_number "
-        "WHERE l.holder_id = $1 AND l.unlinked_at IS NULL ORDER BY r.qualified_on DESC LIMIT $2",
+        "FROM linked_current_records r JOIN insurers i ON i.number = r.insurer_number "
+        "WHERE r.holder_id = $1 ORDER BY r.qualified_on DESC LIMIT $2",
         holder_id, HISTORY_LIMIT,
     ))
 

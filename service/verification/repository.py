@@ -60,9 +60,7 @@ async def card_state(conn: Connection, serial: str) -> CardState | None:
 async def linked_coverages(conn: Connection, holder_id: int) -> list[Coverage]:
     """Current versions of the holder's linked records."""
     rows = await conn.fetch(
-        f"SELECT {_COVERAGE} FROM links l JOIN eligibility_records r ON r.insurer_number = l.insurer_number "
-        "  AND r.record_id = l.record_id AND r.is_current "
-        "WHERE l.holder_id = $1 AND l.unlinked_at IS NULL",
+        f"SELECT {_COVERAGE} FROM linked_current_records r WHERE r.holder_id = $1",
         holder_id,
     )
     return [_coverage(row) for row in rows]
@@ -82,10 +80,7 @@ async def card_for_check(conn: Connection, serial: str, der: bytes) -> CardForCh
     """The card's state and the current versions of its holder's linked records, in one round trip."""
     rows = await conn.fetch(
         f"SELECT {_CARD_STATE}, c.der = $2 AS issued_as_presented, {_COVERAGE} FROM certificates c "
-        "LEFT JOIN links l ON l.holder_id = c.holder_id AND l.unlinked_at IS NULL "
-        "LEFT JOIN eligibility_records r ON r.insurer_number = l.insurer_number AND r.record_id = l.record_id "
-        "  AND r.is_current "
-        "WHERE c.serial = $1",
+        "LEFT JOIN linked_current_records r ON r.holder_id = c.holder_id WHERE c.serial = $1",
         serial, der,
     )
     if not rows:

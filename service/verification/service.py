@@ -17,7 +17,7 @@ from service.audit import service as audit
 from service.authority.ca import CertificateAuthority, load_certificate, verify_card_signature, verify_issued_by
 from service.core import metrics
 from service.core.clock import clock
-from service.core.database import ACQUIRE_TIMEOUT, Connection, Reads
+from service.core.database import Connection, Reads, pooled
 from service.core.ids import uuid7
 from service.core.security import TerminalPrincipal
 from service.linking import service as linking
@@ -141,7 +141,7 @@ async def verify(
     der = body.certificate_der()
     certificate = load_certificate(der)
     as_of = body.as_of or clock.today_jst()
-    async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+    async with pooled(pool) as conn:
         found = await repo.card_for_check(conn, str(certificate.serial_number), der)
         if found is None or not found.issued_as_presented:
             verify_issued_by(certificate, authority.certificate)  # forged, tampered or unknown: as every route does
