@@ -37,7 +37,7 @@ from service.batches.parsing import NDJSON, ParsedRow, RowReader, splitter_for
 from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
-from service.core.database import ACQUIRE_TIMEOUT
+from service.core.database import pooled
 from service.core.faults import (
     RetriesExhausted,
     cancel_and_wait,
@@ -128,7 +128,7 @@ class BatchWorker:
 
     async def run_once(self) -> bool:
         """Process one batch if any is waiting; True when one was processed."""
-        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with pooled(self.pool) as conn:
             batch = await repo.claim_next(conn, worker_id=self.worker_id,
                                           lease_seconds=self.settings.batch_lease_seconds)
         if batch is None:
@@ -190,7 +190,7 @@ class BatchWorker:
                 log.warning("batch lease not renewed", batch_id=str(batch.id), error=type(exc).__name__)
 
     async def _finish(self, batch: repo.BatchRow, status: str, failure: str | None, errors: list[RowError]) -> None:
-        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+        async with pooled(self.pool) as conn, conn.transaction():
             owner, _ = await repo.lock_progress(conn, batch_id=batch.id)
             if owner != self.worker_id:
                 return
@@ -300,7 +300,7 @@ class _BatchRun:
                     self.failure = exc
 
     async def _apply(self, step: _Step) -> None:
-        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+        async with pooled(self.pool) as conn, conn.transaction():
             owner, processed = await repo.lock_progress(conn, batch_id=self.batch.id)
             if owner != self.worker_id:
                 raise LeaseLost()

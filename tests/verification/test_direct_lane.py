@@ -10,7 +10,9 @@ skip the authority's signature check.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.authority import service as authority_service
-from service.authority.ca import CertificateAuthority, load_certificate
+from service.authority.ca import CertificateAuthority, generate_card_key, load_certificate
 from service.core.lane import DirectLane
 from service.core.settings import Settings
 from tests.factories import b64, bearer, card_proof, linked_card, make_card, make_insurer, make_terminal
@@ -54,7 +56,7 @@ class Spy:
     def __init__(self, lane: DirectLane) -> None:
         self.served = 0
         for path, route in list(lane.routes.items()):
-            lane.routes[path] = type(route)(route.path, route.body, self._counting(route.handler), route.status_code)
+            lane.routes[path] = dataclasses.replace(route, handler=self._counting(route.handler))
 
     def _counting(self, handler: Any) -> Any:
         async def counted(request: Any, body: Any) -> Any:
@@ -137,7 +139,7 @@ async def test_errors_answer_the_same_with_and_without_the_lane(
     insurer = await make_insurer(conn)
     terminal_auth, insurer_auth = bearer(terminal["token"]), bearer(insurer["token"])
     forger = CertificateAuthority.generate(name="Onshi Demo Authority")
-    forged_certificate, forged_key = authority_service.issue_certificate(forger, birthdate=_birthdate())
+    forged_certificate, forged_key = authority_service.issue_certificate(forger, birthdate=date(1980, 4, 1))
     forged = VirtualCard.create(tmp_path / "forged.json", certificate_der=forged_certificate.public_bytes(Encoding.DER),
                                 private_key=forged_key, pin="1234")
 
@@ -206,7 +208,7 @@ async def test_a_recorded_serial_with_other_bytes_is_refused(
     terminal = await make_terminal(conn)
     genuine = load_certificate(card.certificate_der)
     forger = CertificateAuthority.generate(name="Onshi Demo Authority")
-    key = forged_key()
+    key = generate_card_key()
     copy = (x509.CertificateBuilder().subject_name(genuine.subject).issuer_name(genuine.issuer)
             .serial_number(genuine.serial_number).not_valid_before(genuine.not_valid_before_utc)
             .not_valid_after(genuine.not_valid_after_utc).public_key(key.public_key()))
@@ -226,14 +228,3 @@ async def test_a_recorded_serial_with_other_bytes_is_refused(
         "result"] == "eligible"
     assert b64(card.certificate_der) == genuine_proof["certificate"]
 
-
-def forged_key() -> Any:
-    from service.authority.ca import generate_card_key
-
-    return generate_card_key()
-
-
-def _birthdate() -> Any:
-    from datetime import date
-
-    return date(1980, 4, 1)
