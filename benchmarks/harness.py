@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from cluster.run import stop_group
+from service.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -122,8 +123,10 @@ def start_uvicorn(app: str, *, port: int, workers: int, env: Mapping[str, str], 
                   ) -> subprocess.Popen[bytes]:
     """uvicorn serving `app` on 127.0.0.1:port in its own process group, once it answers `ready_path` (its
     output appended to `log`, when given)."""
+    keep_alive = int(Settings.model_fields["keep_alive_seconds"].default)  # as `python -m service` serves
     command = [sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), app, "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+               "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+               "--timeout-keep-alive", str(keep_alive)]
     output = log.open("ab") if log else None
     try:
         server = subprocess.Popen(command, cwd=ROOT, env=dict(env), start_new_session=True, stdout=output,

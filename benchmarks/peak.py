@@ -311,13 +311,17 @@ def paced(bench: Bench) -> dict[str, Any]:
         sampler = threading.Thread(target=_sample_memory, args=(groups, stop, memory), daemon=True)
         sampler.start()
         before, t0 = groups.sample(), time.monotonic()
+        served_before = _served(url)
         time.sleep(seconds / 2)
         uploader = threading.Thread(target=_upload_batch, args=(url, bench), daemon=True,
                                     kwargs={"rows": args.batch_rows, "into": batch})
         if args.batch_rows:
             uploader.start()
-        generator.wait(timeout=seconds / 2 + 120)
+        # sampled just before the generator's end: once it exits, its CPU time can no longer be read
+        time.sleep(max(0.0, t0 + seconds - 3 - time.monotonic()))
         after, t1 = groups.sample(), time.monotonic()
+        served = _served_percentiles(served_before, _served(url))
+        generator.wait(timeout=120)
         if args.batch_rows:
             uploader.join(timeout=900)
         lag = _loop_lag(url) if bench.cluster is None else {}
@@ -343,11 +347,53 @@ def paced(bench: Bench) -> dict[str, Any]:
         "service_cpu_ms": _per_verification(run, run.rate(VERIFY))["service_cpu_ms"],
         "rss_mib_after_warm_up": round(warm_rss / 2**20, 1), "rss_mib_at_end": round(final_rss / 2**20, 1),
         "rss_growth_pct": round((final_rss - warm_rss) / warm_rss * 100, 1) if warm_rss else float("nan"),
+        "served_ms": served, "cores": {k: round(v, 2) for k, v in run.cores.items() if "(system)" not in k},
         "batch": batch, "event_loop_lag": lag, "chart": str(chart),
     }
     if run.failures:
         figures["failures"] = run.failures
     say(f"paced: {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+def _served(url: str) -> dict[str, dict[float, float]]:
+    """The service's latency histogram of the two verification routes (onshi_http_request_duration_seconds):
+    cumulative counts by upper bound, summed over the instances the URL reaches."""
+    counts: dict[str, dict[float, float]] = {VERIFY: {}, CHALLENGE: {}}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if not line.startswith("onshi_http_request_duration_seconds_bucket"):
+            continue
+        labels = {key: value.strip('"') for key, value in (
+            part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].split(","))}
+        name = f"{labels.get('method')} {labels.get('route')}"
+        if name in counts:
+            bound = labels["le"]
+            limit = float("inf") if bound == "+Inf" else float(bound)
+            counts[name][limit] = counts[name].get(limit, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def _served_percentiles(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],
+                        ) -> dict[str, float]:
+    """p50 and p99 in ms of what the service itself measured between two histogram readings (from the request's
+    first byte in the app to its answer; queueing in the generator and in the kernel not included), linearly
+    interpolated within a bucket."""
+    figures: dict[str, float] = {}
+    for name, short in ((VERIFY, "verify"), (CHALLENGE, "challenge")):
+        bounds = sorted(after[name])
+        cumulative = [after[name][b] - before[name].get(b, 0.0) for b in bounds]
+        total = cumulative[-1] if cumulative else 0.0
+        for q in (0.5, 0.99):
+            if not total:
+                break
+            wanted, low, below = q * total, 0.0, 0.0
+            for bound, count in zip(bounds, cumulative, strict=True):
+                if count >= wanted:
+                    share = (wanted - below) / (count - below) if count > below else 1.0
+                    value = bound if bound == float("inf") else low + (bound - low) * share
+                    figures[f"{short}_p{int(q * 100)}"] = round(value * 1000, 1)
+                    break
+                low, below = bound, count
     return figures
 
 

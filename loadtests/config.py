@@ -2,8 +2,9 @@
 
     ONSHI_URL                      service base URL (default http://127.0.0.1:8000)
     ONSHI_LOADTEST_FIXTURE         fixture file (default loadtests/.fixture.json)
-    ONSHI_LOADTEST_PACE            verifications per second per reception user (constant throughput); when unset,
-                                   each user waits ONSHI_LOADTEST_WAIT_MIN..MAX seconds between patients
+    ONSHI_LOADTEST_PACE            verifications per second per reception user, arriving at random (a Poisson
+                                   process per user: loadtests/pacing.py); when unset, each user waits
+                                   ONSHI_LOADTEST_WAIT_MIN..MAX seconds between patients
     ONSHI_LOADTEST_WAIT_MIN/MAX    seconds between patients at one terminal (default 5..15, a desk at peak hour)
     ONSHI_LOADTEST_MIX             answers drawn per check, e.g. "eligible=85,not_registered=5,code_4=2"
                                    (default: the fixture's own mix)
@@ -14,7 +15,8 @@
     ONSHI_LOADTEST_BATCH_WAIT_MIN/MAX  seconds between an insurer's uploads (default 20..40)
     ONSHI_LOADTEST_POLL_SECONDS    batch status polling interval (default 1)
     ONSHI_LOADTEST_VIEWERS         viewer users (doctors and pharmacists of the fixture's staff; default 0)
-    ONSHI_LOADTEST_VIEWER_PACE     reads per second per viewer user (default: one every 20-60 s)
+    ONSHI_LOADTEST_VIEWER_PACE     reads per second per viewer user, arriving at random (default: one every
+                                   20-60 s)
 
 The user count itself is locust's (`-u`, or LOCUST_USERS): each reception user is one terminal at a time,
 assigned round-robin over the fixture's terminals.

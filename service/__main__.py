@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         seeded = asyncio.run(demo.seed(settings))
         print(demo.describe(seeded, base_url=f"http://{settings.host}:{settings.port}"), flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+                timeout_keep_alive=int(settings.keep_alive_seconds))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ import random
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, between, constant_throughput, task
+from locust import FastHttpUser, between, task
 from locust.contrib.fasthttp import ResponseContextManager
 
 from loadtests.config import config
 from loadtests.desk import CHALLENGE_BODY, Desk, Patient, answer_problem, prepare
+from loadtests.pacing import first_arrival, poisson_arrivals
 from loadtests.scenarios.common import fixture
 
 __all__ = ["CONSENT_CHOICES", "ReceptionTerminal", "answer_problem", "desk"]
@@ -56,16 +57,16 @@ class ReceptionTerminal(FastHttpUser):
     """
 
     host = config.url
-    wait_time = constant_throughput(config.pace) if config.pace else between(config.wait_min, config.wait_max)
+    wait_time = poisson_arrivals(config.pace) if config.pace else between(config.wait_min, config.wait_max)
     rng: random.Random
 
     def on_start(self) -> None:
-        """No cookie jar (nothing to consult or fill on every request); start at a random phase when paced."""
+        """No cookie jar (nothing to consult or fill on every request); when paced, the first patient comes at a
+        random time, as the later ones do (terminals spawned together must not start together)."""
         self.client.client.cookiejar = None
         self.rng = random.Random()
         if config.pace:
-            # Terminals spawned together would otherwise stay in phase and hit the service in bursts.
-            gevent.sleep(self.rng.uniform(0, 1 / config.pace))
+            gevent.sleep(first_arrival(self, config.pace, self.rng))
 
     @task
     def patient(self) -> None:

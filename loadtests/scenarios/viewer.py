@@ -11,10 +11,11 @@ import itertools
 import random
 
 import gevent
-from locust import FastHttpUser, between, constant_throughput, task
+from locust import FastHttpUser, between, task
 
 from loadtests.config import config
 from loadtests.fixture_file import Staff
+from loadtests.pacing import first_arrival, poisson_arrivals
 from loadtests.scenarios.common import fixture
 
 _next_staff = itertools.count()
@@ -27,7 +28,7 @@ class ViewerStaff(FastHttpUser):
 
     host = config.url
     fixed_count = config.viewers
-    wait_time = constant_throughput(config.viewer_pace) if config.viewer_pace else between(20, 60)
+    wait_time = poisson_arrivals(config.viewer_pace) if config.viewer_pace else between(20, 60)
     staff: Staff
     rng: random.Random
 
@@ -38,7 +39,8 @@ class ViewerStaff(FastHttpUser):
             raise RuntimeError("the fixture file lists no staff: the viewer scenario needs them")
         self.staff = people[next(_next_staff) % len(people)]
         self.rng = random.Random()
-        gevent.sleep(self.rng.uniform(0, 1 / config.viewer_pace if config.viewer_pace else 1))
+        pace = config.viewer_pace
+        gevent.sleep(first_arrival(self, pace, self.rng) if pace else self.rng.uniform(0, 1))
         self._login()
 
     def _login(self) -> None:

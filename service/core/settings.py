@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     batch_lease_seconds: float = 10.0  # a killed worker's batch is taken over this long after its last renewal
     batch_retry_seconds: float = 120.0  # a database fault longer than this puts the batch off (never fails it)
     shutdown_grace_seconds: float = 10.0  # the batch worker stops within this after SIGTERM
+    # An idle client connection is closed after this. Longer than what clients and balancers keep idle connections
+    # for (HAProxy here: 60 s): a request sent just as the server closes a connection fails (uvicorn's 5 s
+    # failed 2 of 30,000 paced checks that came more than 5 s after a terminal's last one).
+    keep_alive_seconds: float = 75.0
     checkup_at_pharmacies: bool = False  # pharmacies may view checkups since 2020-11; the seed's default is no
     session_secret: str = DEV_SESSION_SECRET
     # Rate limits, COUNT/PERIOD (s, m, h, d): see service/core/ratelimit.py and docs/reliability.md.
