@@ -27,6 +27,17 @@ staff); a request without an accepted credential is "anonymous" in the access lo
 ANONYMOUS = "anonymous"
 
 
+class _Traffic:
+    """When this process last answered a request (monotonic seconds): background work gives way while it serves."""
+
+    last_answer = float("-inf")
+
+
+def serving_requests(within: float = 1.0) -> bool:
+    """Whether this process answered a request in the last `within` seconds."""
+    return time.monotonic() - _Traffic.last_answer < within
+
+
 def note_principal(scope: Scope, kind: str) -> None:
     """Record the kind of the authenticated caller for the access log (never who it is)."""
     scope[PRINCIPAL] = kind
@@ -110,6 +121,7 @@ def _metric_children(template: str, method: str, status: int) -> _Children:
 
 
 def _observe(scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    _Traffic.last_answer = time.monotonic()
     route = scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
     method = scope.get("method", "")

@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     token_cache_seconds: float = 5.0  # a revoked bearer token stops working within this many seconds
     max_batch_bytes: int = 512 * 1024 * 1024
     batch_chunk_bytes: int = 1024 * 1024
-    batch_rows_per_step: int = 2000
+    batch_rows_per_step: int = 500  # one transaction each; small enough that a step is a short burst of work
+    # While the process answers requests, the batch worker validates and applies for at most this share of the
+    # time, resting in between (service.batches.worker.Pacer); alone, it runs flat out.
+    batch_share_under_load: float = Field(default=0.5, gt=0, le=1)
     batch_poll_seconds: float = 0.5
     run_batch_worker: bool = True
     direct_lane: bool = True  # the challenge and the verification served beside FastAPI (service.core.lane)
