@@ -126,6 +126,7 @@ def settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
         env="test", database_url=database_url, redis_url=redis_url, data_dir=data_dir,
         batch_poll_seconds=0.05, batch_rows_per_step=50, log_json=True, log_level="WARNING",
         run_batch_worker=False,  # tests run it when they wait for a batch (batch_worker, AppClient)
+        batch_share_under_load=1.0,  # no rests beside the tests' own requests (tests/batches/test_pacer.py)
         rate_limit_challenges="1000000/1s",  # tests/verification/test_challenge_limit.py tests the limit itself
         audit_anchor_seconds=24 * 3600,  # anchored at start-up only; tests/audit/test_tamper.py anchors explicitly
     )

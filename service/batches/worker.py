@@ -88,14 +88,16 @@ class Pacer:
     a request in the last second; with no requests it does not rest.
     """
 
-    def __init__(self, share: float, busy: Callable[[], bool] = serving_requests) -> None:
+    def __init__(self, share: float, busy: Callable[[], bool] = serving_requests,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.rest_per_second = (1 - share) / share
         self.busy = busy
+        self.sleep = sleep
 
     async def rest_after(self, worked: float) -> None:
         """Rest in proportion to `worked` seconds of work, if requests are being answered."""
         if self.rest_per_second and self.busy():
-            await asyncio.sleep(worked * self.rest_per_second)
+            await self.sleep(worked * self.rest_per_second)
 
     @contextlib.asynccontextmanager
     async def work(self) -> AsyncIterator[None]:
