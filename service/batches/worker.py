@@ -48,7 +48,7 @@ from service.core.faults import (
 )
 from service.core.logging import get_logger
 from service.core.memory import release_freed_memory
-from service.core.middleware import serving_requests
+from service.core.middleware import requests_per_second
 from service.core.settings import Settings
 
 log = get_logger(__name__)
@@ -78,20 +78,24 @@ class _Step:
     rows: int = 0
 
 
+BUSY_REQUESTS_PER_SECOND = 20
+
+
 class Pacer:
     """The batch worker's share of the time while the service answers requests.
 
     A 100,000-row batch is about 35 s of CPU (validation in the worker thread, then PostgreSQL applying the steps);
     run flat out on the cores that serve reception checks, it queued them for seconds (paced 250/s on 2 cores:
     p99 1.2 s while the batch ran, 20-50 ms before and after). After each piece of work (validating a step,
-    applying one) the worker rests so that it works at most `share` of the time while the process has answered
-    a request in the last second; with no requests it does not rest.
+    applying one) the worker rests so that it works at most `share` of the time while the process answers
+    requests (BUSY_REQUESTS_PER_SECOND or more in the last second: a batch's own status polling, a scrape or a
+    few kiosks are not load); otherwise it does not rest.
     """
 
-    def __init__(self, share: float, busy: Callable[[], bool] = serving_requests,
+    def __init__(self, share: float, busy: Callable[[], bool] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.rest_per_second = (1 - share) / share
-        self.busy = busy
+        self.busy = busy or (lambda: requests_per_second() >= BUSY_REQUESTS_PER_SECOND)
         self.sleep = sleep
 
     async def rest_after(self, worked: float) -> None:

@@ -27,15 +27,36 @@ staff); a request without an accepted credential is "anonymous" in the access lo
 ANONYMOUS = "anonymous"
 
 
-class _Traffic:
-    """When this process last answered a request (monotonic seconds): background work gives way while it serves."""
+class Traffic:
+    """Requests answered in the current whole second of a clock and in the one before (background work gives way
+    while the process serves many: service.batches.worker.Pacer)."""
 
-    last_answer = float("-inf")
+    def __init__(self) -> None:
+        self.second, self.this_second, self.last_second = 0, 0, 0
+
+    def count(self, now: float) -> None:
+        """One request answered at `now`."""
+        second = int(now)
+        if second != self.second:
+            self.last_second = self.this_second if second == self.second + 1 else 0
+            self.second, self.this_second = second, 0
+        self.this_second += 1
+
+    def per_second(self, now: float) -> int:
+        """Requests answered in the last whole second, or so far in this one if more (0 after a quiet second)."""
+        second = int(now)
+        if second == self.second:
+            return max(self.last_second, self.this_second)
+        return self.this_second if second == self.second + 1 else 0
 
 
-def serving_requests(within: float = 1.0) -> bool:
-    """Whether this process answered a request in the last `within` seconds."""
-    return time.monotonic() - _Traffic.last_answer < within
+traffic = Traffic()
+"""This process's requests (the middleware counts each answer)."""
+
+
+def requests_per_second() -> int:
+    """This process's requests in the last second (Traffic.per_second)."""
+    return traffic.per_second(time.monotonic())
 
 
 def note_principal(scope: Scope, kind: str) -> None:
@@ -121,7 +142,7 @@ def _metric_children(template: str, method: str, status: int) -> _Children:
 
 
 def _observe(scope: Scope, status: int, seconds: float, request_id: str) -> None:
-    _Traffic.last_answer = time.monotonic()
+    traffic.count(time.monotonic())
     route = scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
     method = scope.get("method", "")

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from service.app import batch_sinks
 from service.batches import worker as worker_module
-from service.batches.worker import BatchWorker, Pacer
-from service.core.middleware import serving_requests
+from service.batches.worker import BUSY_REQUESTS_PER_SECOND, BatchWorker, Pacer
+from service.core.middleware import Traffic, requests_per_second
 from service.core.settings import Settings
 from tests.factories import eligibility_csv, eligibility_row, make_insurer, upload
 
@@ -80,7 +80,9 @@ async def test_a_batch_uploaded_while_requests_are_answered_is_paced(
     insurer = await make_insurer(conn)
     body = eligibility_csv([eligibility_row(record_id=f"P{i:04d}") for i in range(1, 121)])
     assert (await upload(client, insurer=insurer, body=body)).status_code == 202
-    assert serving_requests()  # the upload was just answered
+    for _ in range(BUSY_REQUESTS_PER_SECOND):  # the traffic of a busy second
+        assert (await client.get("/healthz")).status_code == 200
+    assert requests_per_second() >= BUSY_REQUESTS_PER_SECOND
     paced = BatchWorker(pool=app.state.pool, settings=settings.model_copy(update={"batch_share_under_load": 0.5}),
                         sinks=batch_sinks())
     assert await paced.run_once()
@@ -90,3 +92,33 @@ async def test_a_batch_uploaded_while_requests_are_answered_is_paced(
     assert all(seconds > 0 for seconds in rests.asked)
     status = await conn.fetchrow("SELECT status, rows_accepted FROM batches")
     assert (status["status"], status["rows_accepted"]) == ("done", 120)
+
+
+@pytest.mark.parametrize(("per_second", "rests_expected"), [(0, 0), (3, 0), (19, 0), (20, 1), (400, 1)])
+async def test_only_a_busy_second_makes_the_worker_rest(
+    per_second: int, rests_expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a batch's own status polling, a scrape, a few kiosks: not load, the worker keeps its full speed
+    monkeypatch.setattr(worker_module, "requests_per_second", lambda: per_second)
+    rests = _Rests()
+    await Pacer(0.5, sleep=rests).rest_after(0.2)
+    assert len(rests.asked) == rests_expected
+
+
+def test_requests_are_counted_per_whole_second() -> None:
+    traffic = Traffic()
+    assert traffic.per_second(100.0) == 0
+    for moment in (100.1, 100.5, 100.9):
+        traffic.count(moment)
+    assert traffic.per_second(100.95) == 3  # so far in this second
+    traffic.count(101.2)
+    assert traffic.per_second(101.3) == 3  # the last whole second had more
+    for _ in range(4):
+        traffic.count(101.6)
+    assert traffic.per_second(101.7) == 5
+    assert traffic.per_second(102.4) == 5  # a new second with none yet: the last whole one
+    assert traffic.per_second(103.0) == 0  # a quiet second in between
+    traffic.count(107.5)
+    assert traffic.per_second(107.6) == 1  # the count from before the gap is not carried over
+    traffic.count(108.1)
+    assert traffic.per_second(108.2) == 1
