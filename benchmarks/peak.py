@@ -15,9 +15,10 @@ serving one app at a time and locust generating the load on the same machine:
    COPY: `benchmarks/population.py`), and again with 10 million audit entries present;
 3. CPU instructions per verification through the real server against the floor's per pair of POSTs, under
    callgrind (`benchmarks/instructions.py`): figures that the other processes on the machine do not move;
-4. Onshi paced at 250 verifications/s for 10 minutes, with consents, doctors and pharmacists reading history, and a
-   100,000-row eligibility batch uploaded halfway: latency over time (a PNG chart next to the report), errors, the
-   service's memory from warm-up to the end.
+4. Onshi paced at 250 verifications/s for 10 minutes (terminals arriving at random: loadtests/pacing.py), with
+   consents, doctors and pharmacists reading history, and a 100,000-row eligibility batch uploaded halfway:
+   latency over time (a PNG chart next to the report), as the generator saw it and as the service measured it
+   (`served_ms`), errors, the cores of each process group, the service's memory from warm-up to the end.
 
 CPU is read from /proc per process group (service, PostgreSQL, Redis, load generator). It ends with one JSON line:
 the saturation figures with the most data, `ratio` = service_cpu_ms / floor_cpu_ms, the figures per data size, and
