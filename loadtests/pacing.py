@@ -27,12 +27,15 @@ class _Paced(Protocol):
     next_arrival: float | None
 
 
-def first_arrival(user: object, rate: float, rng: random.Random | None = None) -> float:
-    """Seconds until the user's first start (to sleep in `on_start`): the first gap of its Poisson process."""
+def first_arrival(user: object, rate: float, rng: random.Random | None = None, *,
+                  clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds until the user's first start (to sleep in `on_start`): the first gap of its Poisson process, from
+    which the next gaps are planned."""
     chosen = rng or random.Random()
+    gap = chosen.expovariate(rate)
     user.arrivals_rng = chosen  # type: ignore[attr-defined]  # kept on the user for the later gaps
-    user.next_arrival = None  # type: ignore[attr-defined]
-    return chosen.expovariate(rate)
+    user.next_arrival = clock() + gap  # type: ignore[attr-defined]
+    return gap
 
 
 def poisson_arrivals(rate: float, *, clock: Callable[[], float] = time.perf_counter) -> Callable[[object], float]:
@@ -45,8 +48,9 @@ def poisson_arrivals(rate: float, *, clock: Callable[[], float] = time.perf_coun
 
     def wait(user: object) -> float:
         paced: _Paced = user  # type: ignore[assignment]
-        if not hasattr(paced, "arrivals_rng"):
-            first_arrival(paced, rate)
+        if not hasattr(paced, "arrivals_rng"):  # no first_arrival in on_start: plan from now
+            first_arrival(paced, rate, clock=clock)
+            paced.next_arrival = None
         now = clock()
         planned = now if paced.next_arrival is None else max(paced.next_arrival, now - most_behind)
         paced.next_arrival = planned + paced.arrivals_rng.expovariate(rate)

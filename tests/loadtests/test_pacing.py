@@ -25,7 +25,8 @@ def _starts(*, users: int, rate: float, seconds: float, task_seconds: float, see
     starts: list[float] = []
     for index in range(users):
         user = _User()
-        start = first_arrival(user, rate, random.Random(seed * 1000 + index))
+        now = 0.0  # every user is made at 0
+        start = first_arrival(user, rate, random.Random(seed * 1000 + index), clock=lambda: 0.0)
         while start < seconds:
             starts.append(start)
             now = start + task_seconds
@@ -63,7 +64,7 @@ def test_a_user_behind_its_plan_starts_at_once_and_owes_nothing() -> None:
     now = 0.0
     wait = poisson_arrivals(1.0, clock=lambda: now)
     user = _User()
-    first_arrival(user, 1.0, random.Random(3))
+    first_arrival(user, 1.0, random.Random(3), clock=lambda: now)
     now = 100.0  # a task that hung for 100 s: about 100 planned starts were missed
     waits = [wait(user)]
     for _ in range(200):
