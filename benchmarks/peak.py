@@ -357,21 +357,26 @@ def paced(bench: Bench) -> dict[str, Any]:
     return figures
 
 
-def _served(url: str) -> dict[str, dict[float, float]]:
-    """The service's latency histogram of the two verification routes (onshi_http_request_duration_seconds):
-    cumulative counts by upper bound, summed over the instances the URL reaches."""
-    counts: dict[str, dict[float, float]] = {VERIFY: {}, CHALLENGE: {}}
+def _histogram(url: str, metric: str) -> dict[tuple[str, str], dict[float, float]]:
+    """A histogram of the service's /metrics: cumulative counts by upper bound, per (method, route) label pair
+    (("", "") for a histogram without them), summed over the instances the URL reaches."""
+    counts: dict[tuple[str, str], dict[float, float]] = {}
     for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if not line.startswith("onshi_http_request_duration_seconds_bucket"):
+        if not line.startswith(f"{metric}_bucket{{"):
             continue
         labels = {key: value.strip('"') for key, value in (
             part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].split(","))}
-        name = f"{labels.get('method')} {labels.get('route')}"
-        if name in counts:
-            bound = labels["le"]
-            limit = float("inf") if bound == "+Inf" else float(bound)
-            counts[name][limit] = counts[name].get(limit, 0.0) + float(line.rsplit(" ", 1)[1])
+        bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+        buckets = counts.setdefault((labels.get("method", ""), labels.get("route", "")), {})
+        buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
     return counts
+
+
+def _served(url: str) -> dict[str, dict[float, float]]:
+    """The service's latency histogram of the two verification routes (onshi_http_request_duration_seconds)."""
+    counts = _histogram(url, "onshi_http_request_duration_seconds")
+    return {name: counts.get((method, route), {})
+            for name, (method, route) in ((name, name.split(" ", 1)) for name in (VERIFY, CHALLENGE))}
 
 
 def _served_percentiles(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]],
@@ -401,11 +406,7 @@ def _served_percentiles(before: dict[str, dict[float, float]], after: dict[str, 
 def _loop_lag(url: str) -> dict[str, float]:
     """The service's own account of its event loop (onshi_event_loop_lag_seconds): share of 100 ms timer wake-ups
     late by more than 10, 50 and 100 ms over the whole run."""
-    buckets: dict[float, float] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith("onshi_event_loop_lag_seconds_bucket"):
-            bound = line.split('le="')[1].split('"')[0]
-            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    buckets = _histogram(url, "onshi_event_loop_lag_seconds").get(("", ""), {})
     total = buckets.get(float("inf"), 0.0)
     if not total:
         return {}

@@ -49,8 +49,7 @@ def poisson_arrivals(rate: float, *, clock: Callable[[], float] = time.perf_coun
     def wait(user: object) -> float:
         paced: _Paced = user  # type: ignore[assignment]
         if not hasattr(paced, "arrivals_rng"):  # no first_arrival in on_start: plan from now
-            first_arrival(paced, rate, clock=clock)
-            paced.next_arrival = None
+            paced.arrivals_rng, paced.next_arrival = random.Random(), None
         now = clock()
         planned = now if paced.next_arrival is None else max(paced.next_arrival, now - most_behind)
         paced.next_arrival = planned + paced.arrivals_rng.expovariate(rate)
