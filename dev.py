@@ -41,9 +41,10 @@ BROWSER_PACKAGES = ("chromium", "fonts-noto-cjk")
 CLUSTER_PACKAGES = ("haproxy",)
 HEARTBEAT_SECONDS = 15.0
 # The suite on every core (pytest-xdist): each test process has its own database and Redis (tests/conftest.py);
-# a file's tests stay in one process, so its module fixtures (servers, a browser) start once. `-n 0` after
+# a file's tests stay in one process, so its module fixtures (servers, a browser) start once, and the files go out
+# longest first, in the order tests/schedule.py gives them (not reordered by their number of tests). `-n 0` after
 # `python dev.py test` runs in one process.
-PARALLEL = ("-n", "auto", "--dist", "loadfile")
+PARALLEL = ("-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder")
 
 
 def _venv_python() -> Path:

@@ -33,12 +33,27 @@ from service.core.clock import clock
 from service.core.embedded import start_postgres, start_redis
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings
+from tests import schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / ".onshi-data" / "test"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw")  # gw0, gw1, ... under xdist
 TEST_DATABASE = f"onshi_test_{WORKER}_{os.getpid()}"
 _OURS = re.compile(r"onshi_test_gw\d*_(\d+)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true", default=False,
+                     help="write each test file's seconds to tests/durations.json (the order of files: tests/schedule.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):  # the controlling process
+        config.pluginmanager.register(schedule.Recorder(), "onshi-durations")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    schedule.longest_first(items, schedule.load())
 
 
 def with_database(url: str, database: str) -> str:
