@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import csv
 import json
+import math
 import os
 import random
 import sys
@@ -497,9 +498,25 @@ def main() -> None:
                 result = asyncio.run(_phases(args, Path(tmp), out, cluster=cluster))
         else:
             result = asyncio.run(_phases(args, Path(tmp), out))
-    (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    (out / "report.json").write_text(strict_json(result, indent=2))
     say(f"report: {out / 'report.json'}")
-    print(json.dumps(result, ensure_ascii=False))
+    print(strict_json(result))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def strict_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON that every parser reads: a figure not measured (NaN inside, e.g. the floor when its phase is skipped)
+    is null, as the contract of the last line says, never the NaN that json.dumps writes by default."""
+    return json.dumps(_finite(value), ensure_ascii=False, indent=indent, allow_nan=False)
 
 
 async def _phases(args: argparse.Namespace, work: Path, out: Path, *, cluster: Cluster | None = None) -> dict[str, Any]:
