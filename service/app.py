@@ -32,7 +32,7 @@ from service.core.looplag import LoopLagMonitor
 from service.core.middleware import RequestContextMiddleware
 from service.core.migrate import apply_migrations
 from service.core.openapi import use_error_body_for_validation
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.redis import RedisClient, create_redis
 from service.core.resp import RespClient
 from service.core.security import PasswordChecker

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 
 from service.accounts import repository as repo
 from service.accounts.errors import InsurerNotFound
-from service.core.database import get_pool
+from service.core.deps import get_pool
 from service.core.errors import Forbidden, Unauthorized
 from service.core.middleware import note_principal
 from service.core.security import Principal, TerminalPrincipal, TokenKind, hash_token

@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from service.audit import repository as repo
 from service.core.clock import clock
 from service.core.database import Connection
-from service.core.faults import cancel_and_wait, raise_if_cancelling
 from service.core.logging import get_logger
+from service.core.tasks import cancel_and_wait, raise_if_cancelling
 
 log = get_logger(__name__)
 

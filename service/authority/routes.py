@@ -10,7 +10,7 @@ from service.accounts.auth import OperatorAuth
 from service.authority import service
 from service.authority.deps import AuthorityDep
 from service.authority.schemas import CertificateOut, HolderIn, HolderOut, RenewalIn, RenewalOut, StatusChangeIn
-from service.core.database import DB
+from service.core.deps import DB
 from service.core.openapi import error_responses
 
 router = APIRouter(prefix="/v1/authority", tags=["authority"])

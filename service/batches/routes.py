@@ -21,10 +21,10 @@ from service.batches import service
 from service.batches.errors import BatchNotFound
 from service.batches.schemas import UPLOAD_BODY, BatchAccepted, BatchProgress, BatchStatus, ErrorsLimit, ErrorsOffset
 from service.core import ratelimit
-from service.core.database import DB, Connection
-from service.core.deps import SettingsDep
+from service.core.database import Connection
+from service.core.deps import DB, SettingsDep
 from service.core.openapi import error_responses
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.redis import get_redis
 from service.core.settings import Settings
 

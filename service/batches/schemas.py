@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from service.core.types import PageOffset, Timestamp
+from service.core.deps import PageOffset
+from service.core.types import Timestamp
 
 ErrorsOffset = PageOffset
 ErrorsLimit = Annotated[int, Query(ge=0, le=10000)]

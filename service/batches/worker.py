@@ -39,17 +39,12 @@ from service.batches.sinks import Sink, Sinks, sink_for
 from service.core import metrics
 from service.core.clock import clock
 from service.core.database import pooled
-from service.core.faults import (
-    RetriesExhausted,
-    cancel_and_wait,
-    is_transient,
-    raise_if_cancelling,
-    retry_transient,
-)
+from service.core.faults import RetriesExhausted, is_transient, retry_transient
 from service.core.logging import get_logger
 from service.core.memory import release_freed_memory
 from service.core.middleware import requests_per_second
 from service.core.settings import Settings
+from service.core.tasks import cancel_and_wait, raise_if_cancelling
 
 log = get_logger(__name__)
 T = TypeVar("T")

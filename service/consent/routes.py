@@ -10,7 +10,7 @@ from service.accounts.auth import TerminalAuth
 from service.authority.deps import AuthorityDep
 from service.consent import service
 from service.consent.schemas import ConsentIn, ConsentOut, WithdrawIn
-from service.core.database import DB
+from service.core.deps import DB
 from service.core.openapi import error_responses
 from service.verification.challenges import ChallengesDep
 

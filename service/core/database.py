@@ -6,15 +6,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import Depends, Request
 
 from service.core import metrics
-from service.core.faults import cancel_and_wait
+from service.core.tasks import cancel_and_wait
 
 # What repositories and services take: a connection of their own (scripts, tests) or one lent by a pool (asyncpg
 # hands out a proxy of the same methods, a distinct class to the type checker).
@@ -91,31 +89,6 @@ async def create_pool(
     return pool
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
-    """The application's pool (built in the lifespan)."""
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-async def _pool_dependency(request: Request) -> asyncpg.Pool:
-    return get_pool(request)
-
-
-# For handlers whose statements each stand alone (the verification hot path): no connection is held while the
-# request waits on Redis or checks a signature, and no BEGIN/COMMIT round trips are spent.
-PoolDep = Annotated[asyncpg.Pool, Depends(_pool_dependency)]
-
-
-async def transaction(request: Request) -> AsyncIterator[Connection]:
-    """A connection inside a transaction: committed when the handler succeeds, rolled back on any error."""
-    async with pooled(get_pool(request)) as conn, conn.transaction():
-        yield conn
-
-
-# scope="function": the transaction commits before the response is sent, so a failed commit is never a 2xx.
-DB = Annotated[Connection, Depends(transaction, scope="function")]
-
-
 # How far behind the primary a replica is, in seconds (0 when it has replayed everything it received).
 _REPLICA_LAG = (
     "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
@@ -179,11 +152,3 @@ class Reads:
         while True:
             await self.measure()
             await asyncio.sleep(1.0)
-
-
-async def _reads_dependency(request: Request) -> Reads:
-    reads: Reads = request.app.state.reads
-    return reads
-
-
-ReadsDep = Annotated[Reads, Depends(_reads_dependency)]

@@ -5,26 +5,25 @@ drops, the pool cannot connect for a moment, a deadlock or serialisation failure
 and for nothing else (a bug retried is a bug repeated).
 
 Cancellation is not a fault: asyncpg sometimes surfaces a cancelled operation as `InternalClientError` or
-`InterfaceError`, and a plain `except Exception` would swallow the shutdown. `raise_if_cancelling` turns such
-an error back into `CancelledError` whenever the current task is being cancelled; `cancel_and_wait` is how the
-service's background tasks are stopped.
+`InterfaceError`, and a plain `except Exception` would swallow the shutdown: retries here stop at once when the
+current task is being cancelled (`service.core.tasks`, which also stops the service's background tasks).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import redis.exceptions
 from starlette.responses import JSONResponse
 
 from service.core.logging import get_logger
+from service.core.tasks import raise_if_cancelling
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -77,21 +76,6 @@ def _redis_connection_torn_down(exc: BaseException) -> bool:
         return False
     frames = traceback.extract_tb(exc.__traceback__)
     return any(frame.filename.replace("\\", "/").endswith("redis/asyncio/connection.py") for frame in frames)
-
-
-def raise_if_cancelling(exc: BaseException) -> None:
-    """Re-raise as CancelledError when the current task is being cancelled (the error is its symptom)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError() from exc
-
-
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a task (None: nothing was started) and wait until it has ended; its error, if it failed, is raised."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class RetriesExhausted(Exception):

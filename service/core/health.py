@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.core import metrics as onshi_metrics
-from service.core.database import get_pool
+from service.core.deps import get_pool
 from service.core.logging import get_logger
 from service.core.redis import get_redis
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from service.core import metrics
-from service.core.faults import cancel_and_wait
+from service.core.tasks import cancel_and_wait
 
 INTERVAL = 0.1
 

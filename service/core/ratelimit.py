@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError
 
 from service.core.errors import RateLimited
+from service.core.rates import Rate
 from service.core.redis import RedisClient
 
 _PREFIX = "onshi:rate:"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 # KEYS: the limits' keys (then, with mode 'store', the key to store a value at). ARGV[1]: 'count' the event,
 # only 'peek', or 'store' (count, and SET the last key to ARGV[#ARGV - 1] for ARGV[#ARGV] ms). ARGV[2i],
 # ARGV[2i+1]: the i-th limit's emission interval and period, in ms.
@@ -66,35 +63,6 @@ if mode == 'store' then redis.call('SET', KEYS[#KEYS], ARGV[#ARGV - 1], 'PX', AR
 return {1, 0}
 """
 _SHA = hashlib.sha1(_GCRA.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """At most `count` events per `period` seconds (a burst of `count` allowed)."""
-
-    count: int
-    period: float
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """`"5/15m"`, `"60/1h"`, `"120/m"` (units s, m, h, d); ValueError otherwise."""
-        return _parse(text)
-
-    @property
-    def interval_ms(self) -> int:
-        """Milliseconds between two events once the burst is spent."""
-        return max(1, round(self.period * 1000 / self.count))
-
-
-@lru_cache(maxsize=64)
-def _parse(text: str) -> Rate:
-    match = _RATE.match(text)
-    if match is None or int(match.group(1)) < 1:
-        raise ValueError(f"a rate is COUNT/PERIOD with a unit s, m, h or d (like 5/15m), not {text!r}")
-    period = int(match.group(2) or 1) * _UNITS[match.group(3)]
-    if period < 1:
-        raise ValueError(f"the period of {text!r} must be at least 1 s")
-    return Rate(count=int(match.group(1)), period=float(period))
 
 
 @dataclass(frozen=True, slots=True)

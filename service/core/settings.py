@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 
 DEV_SESSION_SECRET = "development-only-session-secret-change-me"
 

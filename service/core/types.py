@@ -1,4 +1,4 @@
-"""Shared field types of request models."""
+"""Shared field types of request models (plain pydantic; query parameters are in service.core.deps)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Query
 from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
 
 
@@ -21,11 +20,6 @@ def _strict_base64(value: str) -> str:
 
 Base64Text = Annotated[str, AfterValidator(_strict_base64)]
 """A string that is valid standard base64 (decoded by the model's own accessor)."""
-
-MAX_OFFSET = 2**31 - 1
-PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (at most 2,147,483,647)")]
-"""A paging offset: larger ones are 422, never a database error."""
-
 
 def _rfc3339(value: datetime) -> str:
     return value.isoformat()

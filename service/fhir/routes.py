@@ -19,8 +19,7 @@ from pydantic import ValidationError
 from service import __version__ as VERSION
 from service.accounts.auth import TerminalAuth, authenticate, authenticates
 from service.authority.deps import AuthorityDep
-from service.core.database import DB, ReadsDep
-from service.core.deps import SettingsDep
+from service.core.deps import DB, ReadsDep, SettingsDep
 from service.core.errors import Forbidden, InvalidInput, OnshiError, UnsupportedMediaType
 from service.core.redis import get_redis
 from service.fhir import mapping

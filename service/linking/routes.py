@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service.accounts.auth import InsurerAuth, require_own_insurer
-from service.core.database import DB
+from service.core.deps import DB, PageOffset
 from service.core.openapi import error_responses
-from service.core.types import PageOffset, Timestamp
+from service.core.types import Timestamp
 from service.linking import service
 
 router = APIRouter(prefix="/v1/insurers", tags=["insurer"])

@@ -17,8 +17,8 @@ import asyncpg
 
 from service.core.clock import clock
 from service.core.database import Connection
-from service.core.faults import cancel_and_wait, raise_if_cancelling
 from service.core.logging import get_logger
+from service.core.tasks import cancel_and_wait, raise_if_cancelling
 from service.maintenance import repository as repo
 
 PARTITIONED = ("verifications", "access_log", "audit_log")

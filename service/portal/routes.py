@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 
 from service.authority.deps import AuthorityDep
-from service.core.database import DB, ReadsDep
+from service.core.deps import DB, ReadsDep
 from service.core.openapi import error_responses
 from service.core.redis import RedisDep
 from service.portal import service, sessions

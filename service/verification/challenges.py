@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 
 from service.core import ratelimit
 from service.core.clock import clock
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.redis import RedisClient
 from service.core.resp import RespClient
 from service.verification.errors import ChallengeExpired, ChallengeNotUsable

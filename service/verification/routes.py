@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.core.database import DB
+from service.core.deps import DB
 from service.core.lane import DirectRoute
 from service.core.openapi import error_responses
 from service.verification import service

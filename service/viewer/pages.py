@@ -26,8 +26,8 @@ from jinja2 import Environment, PackageLoader
 from service.consent import policy
 from service.consent.errors import ConsentGone, ConsentNotFound
 from service.core.clock import clock
-from service.core.database import DB, Connection, Reads, ReadsDep
-from service.core.deps import SettingsDep
+from service.core.database import Connection, Reads
+from service.core.deps import DB, ReadsDep, SettingsDep
 from service.core.errors import RateLimited, ServiceBusy
 from service.core.middleware import note_principal
 from service.core.redis import RedisDep, get_redis

@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 
-from service.core.database import DB, Reads, ReadsDep
-from service.core.deps import SettingsDep
+from service.core.database import Reads
+from service.core.deps import DB, ReadsDep, SettingsDep
 from service.core.openapi import error_responses
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.redis import RedisDep
 from service.core.settings import Settings
 from service.viewer import service, sessions

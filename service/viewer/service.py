@@ -19,7 +19,7 @@ from service.consent.service import require_live
 from service.core import ratelimit
 from service.core.clock import clock
 from service.core.database import Connection, Reads
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.redis import RedisClient
 from service.core.security import PasswordChecker
 from service.records.service import InsuredNumber, checkups_for, medications_for

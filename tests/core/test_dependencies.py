@@ -15,7 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from service.accounts.auth import AUTHENTICATING
-from service.core.database import transaction
+from service.core.deps import transaction
 
 
 def resolution_order(dependant: Dependant) -> list[Callable[..., Any]]:

@@ -18,10 +18,11 @@ import redis.exceptions
 from fastapi import FastAPI
 
 from service.app import attach, create_app
-from service.core.faults import RetriesExhausted, cancel_and_wait, is_transient, retry_transient
+from service.core.faults import RetriesExhausted, is_transient, retry_transient
 from service.core.redis import create_redis
 from service.core.resp import RespClient
 from service.core.settings import Settings
+from service.core.tasks import cancel_and_wait
 from tests.factories import bearer, make_insurer, make_terminal
 
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from service.core import ratelimit
 from service.core.errors import RateLimited, ServiceBusy
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.core.security import PasswordChecker, hash_password
 from tests.factories import bearer, eligibility_csv, eligibility_row, make_facility, make_insurer, make_staff
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.core.ratelimit import Rate
+from service.core.rates import Rate
 from service.verification.challenges import ChallengeStore
 from tests.factories import bearer, make_terminal
 
