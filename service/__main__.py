@@ -51,14 +51,17 @@ def main(argv: list[str] | None = None) -> None:
                       access_log=settings.access_log)
     _check_authority(settings)
     _check_port(settings.host, settings.port)
+    # The embedded Redis, if any, stays the app's own (its lifespan stops it, saved, when the service ends: after
+    # a SIGTERM uvicorn ends the process by the signal itself, past any code after uvicorn.run).
+    served = settings
     settings = prepare(settings)
     if args.demo:
         from service import demo
 
         seeded = asyncio.run(demo.seed(settings))
         print(demo.describe(seeded, base_url=f"http://{settings.host}:{settings.port}"), flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    uvicorn.run(create_app(settings.model_copy(update={"redis_url": served.redis_url})), host=settings.host,
+                port=settings.port, log_config=None, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
                 timeout_keep_alive=int(settings.keep_alive_seconds))
 
 

