@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import signal
 import socket
 import sys
 
@@ -40,6 +41,16 @@ def _check_authority(settings: Settings) -> None:
         raise SystemExit(2)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process as Ctrl-C does: through its exit handlers, which stop the embedded PostgreSQL.
+
+    uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found; the default
+    one killed the process on the spot, past every exit handler, and left the embedded PostgreSQL running. Exit
+    status 143 (128 + 15), as a shell reports a process ended by SIGTERM.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Prepare servers and migrations, optionally seed the demo, then serve."""
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
@@ -54,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     # The embedded Redis, if any, stays the app's own (its lifespan stops it, saved, when the service ends: after
     # a SIGTERM uvicorn ends the process by the signal itself, past any code after uvicorn.run).
     served = settings
+    _exit_on_sigterm()
     settings = prepare(settings)
     if args.demo:
         from service import demo
