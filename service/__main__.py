@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                       access_log=settings.access_log)
     _check_authority(settings)
     _check_port(settings.host, settings.port)
-    # The embedded Redis, if any, stays the app's own (its lifespan stops it, saved, when the service ends: after
-    # a SIGTERM uvicorn ends the process by the signal itself, past any code after uvicorn.run).
+    # The embedded Redis, if any, is left to the app: its lifespan stops it, saved, when the service ends.
     served = settings
     _exit_on_sigterm()
     settings = prepare(settings)

@@ -5,7 +5,6 @@ Used only when DATABASE_URL / REDIS_URL are not set. Both keep their data under 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -72,16 +71,26 @@ def stop_redis(url: str | None = None, *, save: bool = False, timeout: float = 1
 
 
 def _shutdown(socket_file: str, *, save: bool) -> None:
-    """SHUTDOWN SAVE or NOSAVE on a plain socket: the server closing it is the answer (redis-py would take that for
-    an outage and retry for seconds)."""
-    mode = b"SAVE" if save else b"NOSAVE"
+    """SHUTDOWN SAVE (or NOSAVE); a server that cannot save (its directory gone, the disk full) refuses, and is
+    then stopped without saving, with a warning: what it held is challenges, sessions and rate limits."""
+    refusal = _shutdown_command(socket_file, b"SAVE" if save else b"NOSAVE")
+    if refusal:
+        log.warning("embedded redis could not save; stopping it without saving",
+                    extra={"reply": refusal.decode(errors="replace")})
+        _shutdown_command(socket_file, b"NOSAVE")
+
+
+def _shutdown_command(socket_file: str, mode: bytes) -> bytes:
+    """Send SHUTDOWN `mode` on a plain socket; b"" when the server closed the connection (it is stopping), else its
+    error reply. (redis-py takes the closed connection for an outage and retries for seconds.)"""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(10)
         conn.connect(socket_file)
         conn.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$%d\r\n%s\r\n" % (len(mode), mode))
-        with contextlib.suppress(ConnectionError):
-            while conn.recv(4096):  # an error reply, if any, is read and dropped; the close ends the loop
-                pass
+        try:
+            return conn.recv(4096)
+        except ConnectionError:
+            return b""
 
 
 def _running(pid: int) -> bool:

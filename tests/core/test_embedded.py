@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 from service.core import embedded
@@ -43,3 +46,14 @@ def test_a_process_stops_every_redis_it_started(tmp_path: Path) -> None:
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 2
     assert [pid for pid in pids if _alive(pid)] == []
+
+
+def test_a_server_that_cannot_save_is_stopped_without_saving(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    url = start_redis(tmp_path / "gone")
+    pid = next(s.pid for s in embedded._keep_alive if f"unix://{getattr(s, 'socket_file', None)}" == url)
+    redis.Redis.from_url(url).set("k", "v")
+    shutil.rmtree(tmp_path / "gone")  # where it would save
+    with caplog.at_level(logging.WARNING, logger="service.core.embedded"):
+        stop_redis(url, save=True)
+    assert not _alive(pid)
+    assert "could not save" in caplog.text
