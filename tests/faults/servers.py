@@ -132,13 +132,16 @@ def _accepts(port: int) -> bool:
 class Service:
     """`python -m service` on the fault tests' own servers, as a separate process the tests kill."""
 
-    def __init__(self, root: Path, *, database_url: str, redis_url: str, **settings: str) -> None:
+    def __init__(self, root: Path, *, database_url: str, redis_url: str | None, **settings: str) -> None:
+        """`redis_url` None: the service's embedded Redis, under its data directory."""
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = root / "onshi-data"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("ONSHI_")},
-            "DATABASE_URL": database_url, "REDIS_URL": redis_url, "ONSHI_DATA_DIR": str(root / "onshi-data"),
+            **{k: v for k, v in os.environ.items() if not k.startswith("ONSHI_") and k != "REDIS_URL"},
+            **({"REDIS_URL": redis_url} if redis_url else {}),
+            "DATABASE_URL": database_url, "ONSHI_DATA_DIR": str(self.data_dir),
             "ONSHI_ENV": "test", "ONSHI_PORT": str(self.port), "ONSHI_LOG_LEVEL": "WARNING",
             # a few terminals check as fast as they can here: the challenge limit is tested elsewhere
             "ONSHI_RATE_LIMIT_CHALLENGES": "1000000/1m",
