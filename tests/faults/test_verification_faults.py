@@ -82,7 +82,7 @@ async def _setup(
     service: Service, conn: asyncpg.Connection, directory: Path, *, month: int
 ) -> tuple[dict[str, str], list[Any]]:
     """A terminal and three linked cards (born in `month` of 1970: people of other tests are born elsewhen)."""
-    authority = CertificateAuthority.load_or_create(service.root / "onshi-data" / "authority", allow_create=False)
+    authority = CertificateAuthority.load_or_create(service.data_dir / "authority", allow_create=False)
     terminal = await make_terminal(conn)
     cards = []
     async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
