@@ -70,9 +70,12 @@ def _connection_died(exc: BaseException) -> bool:
 
 def _redis_connection_torn_down(exc: BaseException) -> bool:
     """redis-py's asyncio connections leak the transport's own error (`'NoneType' object has no attribute
-    'writelines'`, `... is not callable`) instead of ConnectionError when they write to a connection the peer
-    has just closed (redis/redis-py#4287; seen here when a Redis Cluster master fails over)."""
-    if not isinstance(exc, AttributeError | TypeError) or "'NoneType' object" not in str(exc):
+    'writelines'`, `... is not callable`, or uvloop's `unable to perform operation on <TCPTransport closed=True
+    ...>; the handler is closed`) instead of ConnectionError when they write to a connection the peer has just
+    closed (redis/redis-py#4287; each seen here when a Redis Cluster master fails over)."""
+    leaked = ((isinstance(exc, AttributeError | TypeError) and "'NoneType' object" in str(exc))
+              or (isinstance(exc, RuntimeError) and str(exc).endswith("the handler is closed")))
+    if not leaked:
         return False
     frames = traceback.extract_tb(exc.__traceback__)
     return any(frame.filename.replace("\\", "/").endswith("redis/asyncio/connection.py") for frame in frames)

@@ -212,6 +212,10 @@ def test_a_redis_connection_torn_down_under_a_write_is_transient() -> None:
     redis_module = "/venv/site-packages/redis/asyncio/connection.py"
     assert is_transient(_raised_in(redis_module, AttributeError("'NoneType' object has no attribute 'writelines'")))
     assert is_transient(_raised_in(redis_module, TypeError("'NoneType' object is not callable")))
+    closed = "unable to perform operation on <TCPTransport closed=True reading=False 0x5573>; the handler is closed"
+    assert is_transient(_raised_in(redis_module, RuntimeError(closed)))  # uvloop's word for it
+    assert not is_transient(_raised_in("/work/service/x.py", RuntimeError(closed)))
+    assert not is_transient(_raised_in(redis_module, RuntimeError("Event loop is closed")))
     assert not is_transient(_raised_in("/work/service/x.py", AttributeError("'NoneType' object has no attribute 'x'")))
     assert not is_transient(_raised_in(redis_module, AttributeError("'Foo' object has no attribute 'bar'")))
 
