@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +65,32 @@ def _collect(python: Path, cwd: Path) -> list[str]:
     return ids
 
 
+def stop_leftovers(directory: Path, *, grace: float = 5.0) -> int:
+    """Stop the processes an earlier commit's run left running from `directory` (before the architecture work,
+    each test process left its embedded Redis behind): SIGTERM, then SIGKILL after `grace` s. How many there were."""
+    def running() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(directory) in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return [pid for pid in found if pid != os.getpid()]
+
+    left = running()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in running():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return len(left)
+
+
 def renamed_files(before: str) -> dict[str, str]:
     """Test files moved since `before`: old path -> new path (git's rename detection)."""
     diff = subprocess.run(["git", "diff", "-M", "--name-status", before, "HEAD", "--", "tests"], cwd=ROOT,
@@ -94,9 +122,11 @@ def main() -> None:
         subprocess.run(["git", "checkout", "--quiet", args.before], cwd=clone, check=True)
         say(f"before: {args.before} runs its own `python3 dev.py test` (set-up included, a few minutes)")
         _run([str(python3), "dev.py", "test"], cwd=clone, log=Path(tmp) / "before.log")
+        old_ids = _collect(clone / ".venv" / "bin" / "python", clone)
+        if left := stop_leftovers(clone):
+            say(f"before: stopped {left} processes its run left running")
         before_passed, before_s = _pytest_figures(Path(tmp) / "before.log")
         say(f"before: {before_passed} passed in {before_s:.1f} s")
-        old_ids = _collect(clone / ".venv" / "bin" / "python", clone)
         found, missing = same_tests(old_ids, set(_collect(here, ROOT)), renamed_files(args.before))
         for test_id in missing:
             say(f"not in this checkout: {test_id}")

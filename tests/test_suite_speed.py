@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +39,22 @@ def test_a_failed_or_empty_run_gives_no_figure(tmp_path: Path, text: str) -> Non
     log.write_text(text)
     with pytest.raises(SystemExit):
         suite_speed._pytest_figures(log)
+
+
+def test_what_the_earlier_run_left_is_stopped_even_when_it_ignores_sigterm(tmp_path: Path) -> None:
+    marker = str(tmp_path / "clone")
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, sys, time; "
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+                                 "time.sleep(60)", marker], stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path / "elsewhere")])
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline() == "ready\n"  # SIGTERM ignored from now
+        assert suite_speed.stop_leftovers(tmp_path / "clone", grace=1.0) == 2
+        assert polite.wait(timeout=5) == -signal.SIGTERM
+        assert stubborn.wait(timeout=5) == -signal.SIGKILL
+        assert other.poll() is None  # not the earlier run's
+    finally:
+        for process in (polite, stubborn, other):
+            process.kill()
+            process.wait()
