@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import unicodedata
 from datetime import date
 from typing import Literal
@@ -10,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.core.identifiers import contains_my_number
-from service.core.types import Base64Text, Timestamp
+from service.core.types import Base64Text, Timestamp, base64_bytes
 
 
 class IdentityAttributes(BaseModel):
@@ -46,7 +45,7 @@ class HolderIn(IdentityAttributes):
 
     def certificate_der(self) -> bytes:
         """The certificate bytes."""
-        return base64.b64decode(self.certificate)
+        return base64_bytes(self.certificate)
 
 
 class HolderOut(BaseModel):
@@ -85,7 +84,7 @@ class RenewalIn(BaseModel):
 
     def certificate_der(self) -> bytes:
         """The new certificate's bytes."""
-        return base64.b64decode(self.certificate)
+        return base64_bytes(self.certificate)
 
 
 class RenewalOut(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from service.core.types import Base64Text, Timestamp
+from service.core.types import Base64Text, Timestamp, base64_bytes
 from service.verification.challenges import PURPOSES
 
 Purpose = Literal["verify", "register", "unregister", "access_log", "withdraw_consent"]
@@ -38,11 +37,11 @@ class CardProof(BaseModel):
 
     def certificate_der(self) -> bytes:
         """The certificate bytes."""
-        return base64.b64decode(self.certificate)
+        return base64_bytes(self.certificate)
 
     def signature_bytes(self) -> bytes:
         """The signature bytes."""
-        return base64.b64decode(self.signature)
+        return base64_bytes(self.signature)
 
 
 class Presence(BaseModel):
