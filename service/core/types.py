@@ -36,6 +36,7 @@ def base64_bytes(value: str) -> bytes:
     decoded now."""
     return value.decoded if isinstance(value, Base64Str) else base64.b64decode(value)
 
+
 def _rfc3339(value: datetime) -> str:
     return value.isoformat()
 
