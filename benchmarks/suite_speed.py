@@ -8,8 +8,9 @@
    current file names) as `python3 dev.py test` runs pytest (dev.PARALLEL, dev.CACHING_BYTECODE);
 3. after, the whole suite: every test of this checkout, those added since included (skipped with --no-whole).
 
-The figure of each is pytest's own "N passed in S s" (set-up and lint not included). Tests of the earlier commit
-that this checkout no longer has are listed (renamed or removed). The last line is JSON with the three times, the
+The figure of each is pytest's own "N passed in S s" (set-up and lint not included; pytest's output is kept in
+`.onshi-data/bench/suite-speed-<time>/`). Tests of the earlier commit that this checkout no longer has are listed
+(renamed or removed). The last line is JSON with the three times, the
 test counts and `speedup` (before / after on the same tests). About 12 minutes; run it on a quiet machine.
 """
 
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from dev import CACHING_BYTECODE, PARALLEL  # noqa: E402  (dev.py is a script at the root, not a package)
 
 BEFORE = "cb0bbfe"  # the last commit before the architecture and test-speed work
-_PASSED = re.compile(r"=+ (?:(\d+) failed, )?(\d+) passed.* in ([\d.]+)s")
+_SUMMARY = re.compile(r"^=+ ((?:.*\D)?(\d+) passed.*) in ([\d.]+)s", re.MULTILINE)
 
 
 def say(message: str) -> None:
@@ -41,12 +42,12 @@ def say(message: str) -> None:
 
 def _pytest_figures(log: Path) -> tuple[int, float]:
     """Tests passed and seconds, from pytest's last summary line in `log`; an error if any failed or none ran."""
-    found = _PASSED.findall(log.read_text(errors="replace"))
+    found = _SUMMARY.findall(log.read_text(errors="replace"))
     if not found:
         raise SystemExit(f"no pytest summary in {log}: see its end")
-    failed, passed, seconds = found[-1]
-    if failed:
-        raise SystemExit(f"{failed} tests failed (see {log}): a speed of a failing suite means nothing")
+    counts, passed, seconds = found[-1]
+    if re.search(r"\b(failed|errors?)\b", counts):
+        raise SystemExit(f"{counts} (see {log}): a speed of a failing suite means nothing")
     return int(passed), float(seconds)
 
 
@@ -116,26 +117,29 @@ def main() -> None:
     args = parser.parse_args()
     python3 = Path(sys.base_prefix) / "bin" / "python3"  # the interpreter this venv was made from, as a user's
     here = ROOT / ".venv" / "bin" / "python"
+    logs = ROOT / ".onshi-data" / "bench" / f"suite-speed-{time.strftime('%Y%m%d-%H%M%S')}"
+    logs.mkdir(parents=True)
+    say(f"pytest's output: {logs}")
     with tempfile.TemporaryDirectory(prefix="onshi-before-") as tmp:
         clone = Path(tmp) / "onshi"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
         subprocess.run(["git", "checkout", "--quiet", args.before], cwd=clone, check=True)
         say(f"before: {args.before} runs its own `python3 dev.py test` (set-up included, a few minutes)")
-        _run([str(python3), "dev.py", "test"], cwd=clone, log=Path(tmp) / "before.log")
+        _run([str(python3), "dev.py", "test"], cwd=clone, log=logs / "before.log")
         old_ids = _collect(clone / ".venv" / "bin" / "python", clone)
         if left := stop_leftovers(clone):
             say(f"before: stopped {left} processes its run left running")
-        before_passed, before_s = _pytest_figures(Path(tmp) / "before.log")
+        before_passed, before_s = _pytest_figures(logs / "before.log")
         say(f"before: {before_passed} passed in {before_s:.1f} s")
         found, missing = same_tests(old_ids, set(_collect(here, ROOT)), renamed_files(args.before))
         for test_id in missing:
             say(f"not in this checkout: {test_id}")
-        ids_file = Path(tmp) / "same-tests.txt"
+        ids_file = logs / "same-tests.txt"
         ids_file.write_text("".join(f"{test_id}\n" for test_id in found))
         say(f"after: the same {len(found)} tests here ({len(missing)} of the earlier ones not found)")
-        _run([str(here), "-m", "pytest", *PARALLEL, f"@{ids_file}"], cwd=ROOT, log=Path(tmp) / "same.log",
+        _run([str(here), "-m", "pytest", *PARALLEL, f"@{ids_file}"], cwd=ROOT, log=logs / "same.log",
              env=CACHING_BYTECODE)
-        same_passed, same_s = _pytest_figures(Path(tmp) / "same.log")
+        same_passed, same_s = _pytest_figures(logs / "same.log")
         say(f"after, same tests: {same_passed} passed in {same_s:.1f} s")
         result: dict[str, object] = {
             "before_commit": args.before, "before_tests": before_passed, "before_s": before_s,
@@ -143,8 +147,8 @@ def main() -> None:
             "speedup": round(before_s / same_s, 2),
         }
         if not args.no_whole:
-            _run([str(here), "-m", "pytest", *PARALLEL], cwd=ROOT, log=Path(tmp) / "whole.log", env=CACHING_BYTECODE)
-            whole_passed, whole_s = _pytest_figures(Path(tmp) / "whole.log")
+            _run([str(here), "-m", "pytest", *PARALLEL], cwd=ROOT, log=logs / "whole.log", env=CACHING_BYTECODE)
+            whole_passed, whole_s = _pytest_figures(logs / "whole.log")
             say(f"after, whole suite: {whole_passed} passed in {whole_s:.1f} s")
             result |= {"whole_tests": whole_passed, "whole_s": whole_s}
     print(json.dumps(result))

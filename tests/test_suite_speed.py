@@ -33,7 +33,8 @@ def test_pytest_s_last_summary_is_the_figure(tmp_path: Path) -> None:
     assert suite_speed._pytest_figures(log) == (1097, 356.7)
 
 
-@pytest.mark.parametrize("text", ["== 2 failed, 1095 passed in 300.00s ==\n", "ERROR: no tests ran\n"])
+@pytest.mark.parametrize("text", ["== 2 failed, 1095 passed in 300.00s ==\n", "== 1095 passed, 1 error in 300.00s ==\n",
+                                  "ERROR: no tests ran\n"])
 def test_a_failed_or_empty_run_gives_no_figure(tmp_path: Path, text: str) -> None:
     log = tmp_path / "run.log"
     log.write_text(text)
