@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks import harness  # noqa: E402
 from dev import CACHING_BYTECODE, PARALLEL  # noqa: E402  (dev.py is a script at the root, not a package)
 
 BEFORE = "cb0bbfe"  # the last commit before the architecture and test-speed work
@@ -70,14 +71,8 @@ def stop_leftovers(directory: Path, *, grace: float = 5.0) -> int:
     """Stop the processes an earlier commit's run left running from `directory` (before the architecture work,
     each test process left its embedded Redis behind): SIGTERM, then SIGKILL after `grace` s. How many there were."""
     def running() -> list[int]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and str(directory) in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-        return [pid for pid in found if pid != os.getpid()]
+        return [pid for pid, (_, cmdline, *_rest) in harness.processes().items()
+                if str(directory) in cmdline and pid != os.getpid()]
 
     left = running()
     for sig in (signal.SIGTERM, signal.SIGKILL):
