@@ -170,7 +170,7 @@ def _run(python: Path, *args: str, cwd: Path = ROOT, env: dict[str, str] | None 
 
 
 CACHING_BYTECODE = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-"""The environment of the test run: the suite starts some 200 Python processes (pytest's, the service's, the admin
+"""The environment of the test run: the suite starts some 60 Python processes (pytest's, the service's, the admin
 CLI's...), and with PYTHONDONTWRITEBYTECODE each compiled the project's modules, and pytest rewrote every test
 module and plugin, from source again (`pytest --collect-only` 8.2 s -> 3.0 s once cached). The caches go to the
 `__pycache__` directories git ignores; a changed source is compiled again, as always."""
